@@ -1,0 +1,148 @@
+"""The result model: what a run produces, independent of how it is shown.
+
+Every writer (console, JSON, JUnit, HTML) reads these objects and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """How a single check ended."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARNING = "warning"  # a rule was not met, but the rule is uncertain (⚠) or a SHOULD
+    SKIP = "skip"  # a precondition was missing (e.g. no access token because an earlier step failed)
+    OMITTED = "omitted"  # not applicable to this target (e.g. optional extension not offered)
+    ERROR = "error"  # the tool could not decide (timeout, connection refused, garbage)
+
+    @property
+    def blocking(self) -> bool:
+        return self in (Status.FAIL, Status.ERROR)
+
+
+# Order used to combine several outcomes into one (worst first).
+STATUS_ORDER = [Status.ERROR, Status.FAIL, Status.WARNING, Status.PASS, Status.SKIP, Status.OMITTED]
+
+
+def worst(statuses: list[Status]) -> Status | None:
+    for status in STATUS_ORDER:
+        if status in statuses:
+            return status
+    return None
+
+
+@dataclass
+class Exchange:
+    """One recorded HTTP request/response pair (already redacted when stored in a report)."""
+
+    id: str
+    scenario: str
+    step: str
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    request_body: str | None
+    status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: str | None = None
+    elapsed_ms: float | None = None
+    error: str | None = None
+    started: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "scenario": self.scenario,
+            "step": self.step,
+            "started": self.started,
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": [list(h) for h in self.request_headers],
+                "body": self.request_body,
+            },
+            "response": None
+            if self.status is None
+            else {
+                "status": self.status,
+                "headers": [list(h) for h in self.response_headers],
+                "body": self.response_body,
+            },
+            "elapsed_ms": self.elapsed_ms,
+            "error": self.error,
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: one assertion of one step of one scenario."""
+
+    id: str  # stable within a run: "<scenario>/<step>/<n>-<check>"
+    title: str
+    requirements: list[str]
+    status: Status
+    reason: str
+    scenario: str
+    step: str
+    check: str  # the check kind, e.g. "status", "oauth.state_echoed"
+    evidence: list[str] = field(default_factory=list)  # exchange ids
+    details: dict[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "check": self.check,
+            "scenario": self.scenario,
+            "step": self.step,
+            "requirements": list(self.requirements),
+            "status": self.status.value,
+            "reason": self.reason,
+            "evidence": list(self.evidence),
+            "details": self.details,
+        }
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    title: str
+    role: str
+    file: str
+    started: str
+    finished: str
+    duration_ms: float
+    status: Status | None
+    tags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "role": self.role,
+            "file": self.file,
+            "tags": self.tags,
+            "started": self.started,
+            "finished": self.finished,
+            "duration_ms": round(self.duration_ms, 1),
+            "status": self.status.value if self.status else None,
+        }
+
+
+@dataclass
+class RunResult:
+    tool_version: str
+    suite_version: str
+    target: dict[str, Any]  # redacted description of the target
+    started: str
+    finished: str
+    scenarios: list[ScenarioResult]
+    checks: list[CheckResult]
+    exchanges: list[Exchange]
+    faults: list[str] = field(default_factory=list)
