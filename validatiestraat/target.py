@@ -73,7 +73,7 @@ TARGET_SCHEMA: dict[str, Any] = {
         "login": {
             "type": "object",
             "properties": {
-                "driver": {"enum": ["form", "manual", "steps"]},
+                "driver": {"enum": ["form", "manual"]},
             },
             "required": ["driver"],
         },

@@ -1,0 +1,269 @@
+"""Per-flow state and the recording HTTP layer every step kind uses.
+
+Each scenario runs in its own :class:`FlowContext`: its own variables, cookies and HTTP
+clients, so flows never see each other's state. Every request goes through
+:meth:`FlowContext.request`, which applies timeouts, records the exchange and never raises
+for network trouble (the exchange carries the error instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from validatiestraat.report.model import Exchange
+from validatiestraat.scenario.template import render
+from validatiestraat.target import ClientIdentity, Target
+
+MAX_BODY = 512 * 1024  # bytes of a body kept in the evidence
+
+
+class Recorder:
+    """Collects exchanges of all flows of a run (thread- and task-safe)."""
+
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        #: literal secret values seen during the run (tokens, codes, passwords)
+        self.secrets: set[str] = set()
+
+    def next_id(self) -> str:
+        with self._lock:
+            return f"x{next(self._ids):04d}"
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+
+    def secret(self, value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 6:
+            with self._lock:
+                self.secrets.add(value)
+
+
+class TLSContexts:
+    """SSL contexts for the run, built once per client identity and shared by all flows."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self._cache: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity: str = "target") -> ssl.SSLContext:
+        """``identity``: ``target`` (the suite's client cert), ``other`` (a second client),
+        ``untrusted`` (cert from a CA the DVA should not trust) or ``none``."""
+        with self._lock:
+            if identity not in self._cache:
+                self._cache[identity] = self._build(identity)
+            return self._cache[identity]
+
+    def _build(self, identity: str) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if self.target.trust:
+            # the configured anchors replace the system store: MedMij backchannel trust is explicit
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = True
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            for anchor in self.target.trust:
+                ctx.load_verify_locations(cafile=str(anchor))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        cert, key, password = self._identity_files(identity)
+        if cert and key:
+            ctx.load_cert_chain(str(cert), str(key), password=password)
+        return ctx
+
+    def _identity_files(self, identity: str) -> tuple[Path | None, Path | None, str | None]:
+        t = self.target
+        if identity == "none":
+            return None, None, None
+        if identity == "other":
+            c: ClientIdentity | None = t.other_client
+            return (c.certificate, c.key, c.key_password) if c else (None, None, None)
+        if identity == "untrusted":
+            cert, key = t.option("untrusted_client_certificate"), t.option("untrusted_client_key")
+            return (Path(cert) if cert else None, Path(key) if key else None, None)
+        return t.client.certificate, t.client.key, t.client.key_password
+
+
+@dataclass
+class HttpSubject:
+    """What an HTTP-based step hands to its checks."""
+
+    exchange_id: str
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    response: httpx.Response | None
+    error: str | None
+    elapsed_ms: float | None
+    _json: Any = field(default=None, repr=False)
+    _json_done: bool = field(default=False, repr=False)
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def json(self) -> Any:
+        """The parsed JSON body, or None when the body is not JSON."""
+        if not self._json_done:
+            self._json_done = True
+            if self.response is not None and self.response.content:
+                try:
+                    self._json = self.response.json()
+                except ValueError:
+                    self._json = None
+        return self._json
+
+    def header(self, name: str) -> str | None:
+        return self.response.headers.get(name) if self.response is not None else None
+
+    def describe(self) -> str:
+        """One line: what was sent and what came back."""
+        got = f"HTTP {self.status}" if self.response is not None else f"no response ({self.error})"
+        return f"{self.method} {self.url} -> {got}"
+
+
+class FlowContext:
+    """The state of one scenario run."""
+
+    def __init__(
+        self,
+        target: Target,
+        scenario_id: str,
+        recorder: Recorder,
+        tls: TLSContexts,
+        variables: dict[str, Any] | None = None,
+        whitelist: Any = None,
+    ):
+        self.target = target
+        self.scenario_id = scenario_id
+        self.recorder = recorder
+        self.tls = tls
+        self.vars: dict[str, Any] = dict(variables or {})
+        self.step_name = ""
+        #: X-Correlation-ID of this flow (one per authorization request, reused by token/resource calls)
+        self.correlation_id = str(uuid.uuid4())
+        self.whitelist = whitelist
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self.timeout = httpx.Timeout(target.read_timeout, connect=target.connect_timeout)
+
+    # -- templating -------------------------------------------------------------------------
+    def render(self, value: Any) -> Any:
+        return render(value, self.vars, self.target)
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def client(self, identity: str = "target") -> httpx.AsyncClient:
+        """An HTTP client of this flow for a client identity (own cookies, shared TLS config)."""
+        if identity not in self._clients:
+            self._clients[identity] = httpx.AsyncClient(
+                verify=self.tls.get(identity),
+                timeout=self.timeout,
+                follow_redirects=False,
+                headers={"User-Agent": "validatiestraat"},
+            )
+        return self._clients[identity]
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        identity: str = "target",
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+        data: Any = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        timeout: float | None = None,
+    ) -> HttpSubject:
+        """Send one request, record it, and return the subject. Never raises for network errors."""
+        exchange_id = self.recorder.next_id()
+        client = self.client(identity)
+        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        request = client.build_request(
+            method, url, headers=headers, params=params, data=data, json=json, content=content,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, self.target.connect_timeout)) if timeout else None,
+        )
+        response: httpx.Response | None = None
+        error: str | None = None
+        t0 = time.perf_counter()
+        refused = self._whitelist_refusal(request.url)
+        if refused:
+            error = refused
+        else:
+            try:
+                response = await client.send(request)
+                await response.aread()
+            except httpx.TimeoutException as exc:
+                error = f"timeout ({type(exc).__name__}) after {time.perf_counter() - t0:.1f} s"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {_short(exc)}"
+            except ssl.SSLError as exc:  # pragma: no cover - httpx wraps these
+                error = f"TLS error: {exc}"
+            except (OSError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        elapsed = (time.perf_counter() - t0) * 1000
+        body = request.content.decode("utf-8", "replace") if request.content else None
+        self.recorder.add(
+            Exchange(
+                id=exchange_id,
+                scenario=self.scenario_id,
+                step=self.step_name,
+                method=method,
+                url=str(request.url),
+                request_headers=list(request.headers.items()),
+                request_body=body[:MAX_BODY] if body else None,
+                status=response.status_code if response is not None else None,
+                response_headers=list(response.headers.items()) if response is not None else [],
+                response_body=_body_text(response),
+                elapsed_ms=round(elapsed, 1),
+                error=error,
+                started=started,
+            )
+        )
+        return HttpSubject(
+            exchange_id=exchange_id,
+            method=method,
+            url=str(request.url),
+            request_headers=dict(request.headers.items()),
+            response=response,
+            error=error,
+            elapsed_ms=elapsed,
+        )
+
+    def _whitelist_refusal(self, url: httpx.URL) -> str | None:
+        if self.whitelist is None:
+            return None
+        if self.whitelist.allows(str(url)):
+            return None
+        return f"not sent: host {url.host!r} is not on the MedMij Whitelist"
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or repr(exc)
+    return text if len(text) < 300 else text[:297] + "..."
+
+
+def _body_text(response: httpx.Response | None) -> str | None:
+    if response is None or not response.content:
+        return None
+    content = response.content[:MAX_BODY]
+    ctype = response.headers.get("content-type", "")
+    if any(t in ctype for t in ("json", "xml", "text", "html", "x-www-form-urlencoded")) or not ctype:
+        return content.decode(response.encoding or "utf-8", "replace")
+    return f"<{len(response.content)} bytes of {ctype}>"

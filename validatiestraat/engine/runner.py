@@ -1,0 +1,279 @@
+"""Runs scenarios: steps in order within a flow, flows concurrently, every check recorded.
+
+The runner knows no concrete step kind or check; it looks them up in the plug-in registries.
+Progress is reported through an event handler (see :class:`EventHandler`), which is how the
+console shows live progress without the engine knowing about the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Any, Protocol
+
+import jmespath
+
+from validatiestraat import SUITE_VERSION, __version__
+from validatiestraat.engine.context import FlowContext, HttpSubject, Recorder, TLSContexts
+from validatiestraat.engine.plugins import (
+    CHECKS,
+    STEP_KINDS,
+    PreconditionMissing,
+    StepError,
+    StepOutcome,
+    Verdict,
+    load_plugins,
+)
+from validatiestraat.report.model import CheckResult, RunResult, ScenarioResult, Status, worst
+from validatiestraat.requirements import catalogue
+from validatiestraat.scenario.loader import META, Scenario, check_name
+from validatiestraat.scenario.template import MissingVariable
+from validatiestraat.target import Target
+
+DEFAULT_STEP_TIMEOUT = 90.0
+
+
+class EventHandler(Protocol):
+    def scenario_started(self, scenario: Scenario) -> None: ...
+    def check_finished(self, result: CheckResult) -> None: ...
+    def scenario_finished(self, scenario: Scenario, result: ScenarioResult) -> None: ...
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Runner:
+    def __init__(
+        self,
+        target: Target,
+        scenarios: list[Scenario],
+        handlers: list[Any] | None = None,
+        concurrency: int = 8,
+        whitelist: Any = None,
+        faults: list[str] | None = None,
+    ):
+        load_plugins()
+        self.target = target
+        self.scenarios = scenarios
+        self.handlers = handlers or []
+        self.concurrency = concurrency
+        self.recorder = Recorder()
+        for secret in target.secrets:
+            self.recorder.secret(secret)
+        self.tls = TLSContexts(target)
+        self.whitelist = whitelist
+        self.faults = faults or []
+        self.checks: list[CheckResult] = []
+        self.scenario_results: list[ScenarioResult] = []
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for handler in self.handlers:
+            method = getattr(handler, event, None)
+            if method:
+                method(*args)
+
+    async def run(self) -> RunResult:
+        started = _now()
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(s: Scenario) -> None:
+            async with semaphore:
+                await self._run_scenario(s)
+
+        await asyncio.gather(*(guarded(s) for s in self.scenarios))
+        order = {s.id: i for i, s in enumerate(self.scenarios)}
+        self.checks.sort(key=lambda c: (order.get(c.scenario, 0), c.id))
+        self.scenario_results.sort(key=lambda r: order.get(r.id, 0))
+        return RunResult(
+            tool_version=__version__,
+            suite_version=SUITE_VERSION,
+            target=self.target.describe(),
+            started=started,
+            finished=_now(),
+            scenarios=self.scenario_results,
+            checks=self.checks,
+            exchanges=sorted(self.recorder.exchanges, key=lambda x: x.id),
+            faults=self.faults,
+        )
+
+    async def _run_scenario(self, scenario: Scenario) -> None:
+        self._emit("scenario_started", scenario)
+        t0 = time.perf_counter()
+        started = _now()
+        ctx = FlowContext(self.target, scenario.id, self.recorder, self.tls, scenario.variables, self.whitelist)
+        results: list[CheckResult] = []
+        omitted = self._omission(scenario.when)
+        try:
+            for index, step in enumerate(scenario.steps):
+                results.extend(await self._run_step(scenario, index, step, ctx, omitted))
+        finally:
+            await ctx.aclose()
+        finished = _now()
+        status = worst([r.status for r in results])
+        sres = ScenarioResult(
+            id=scenario.id, title=scenario.title, role=scenario.role, file=scenario.file,
+            started=started, finished=finished, duration_ms=(time.perf_counter() - t0) * 1000,
+            status=status, tags=scenario.tags,
+        )
+        self.scenario_results.append(sres)
+        self._emit("scenario_finished", scenario, sres)
+
+    def _omission(self, when: dict[str, Any] | None) -> str | None:
+        if not when:
+            return None
+        value = self.target.option(when["option"])
+        if "equals" in when:
+            ok = value == when["equals"]
+        else:
+            ok = bool(value)
+        if ok:
+            return None
+        return f"not applicable: target option {when['option']!r} is not set" + (
+            f" to {when['equals']!r}" if "equals" in when else ""
+        )
+
+    async def _run_step(
+        self, scenario: Scenario, index: int, step: dict[str, Any], ctx: FlowContext, omitted: str | None
+    ) -> list[CheckResult]:
+        ctx.step_name = step["name"]
+        kind = STEP_KINDS[step["kind"]]
+        omitted = omitted or self._omission(step.get("when"))
+        t0 = time.perf_counter()
+        outcome: StepOutcome
+        if omitted:
+            outcome = StepOutcome(subject=None, skipped=omitted)
+            status_for_skip = Status.OMITTED
+        else:
+            status_for_skip = Status.SKIP
+            missing = [name for name in step.get("requires", []) if ctx.vars.get(name) in (None, "")]
+            if missing:
+                outcome = StepOutcome(subject=None, skipped=_missing_reason(missing))
+            else:
+                outcome = await self._execute(kind, step, ctx)
+        if outcome.skipped is None and not outcome.error:
+            self._capture(step.get("capture", {}), outcome, ctx)
+        elif outcome.skipped is None:
+            self._capture(step.get("capture", {}), outcome, ctx, quiet=True)
+        duration = (time.perf_counter() - t0) * 1000
+        results = []
+        for n, item in enumerate(step.get("expect", []), start=1):
+            name = check_name(item)
+            assert name is not None  # guaranteed by the loader
+            check = CHECKS[name]
+            requirements = list(item.get("requirements", check.requirements))
+            if outcome.skipped is not None:
+                verdict = Verdict(status_for_skip, outcome.skipped)
+            else:
+                verdict = self._evaluate(check, item[name], outcome, ctx)
+            verdict = self._apply_severity(verdict, item.get("severity"), requirements)
+            result = CheckResult(
+                id=f"{scenario.id}/{step['name']}/{n}-{name}",
+                title=item.get("title") or step.get("title") or check.title or name,
+                requirements=requirements,
+                status=verdict.status,
+                reason=verdict.reason,
+                scenario=scenario.id,
+                step=step["name"],
+                check=name,
+                evidence=list(verdict.evidence if verdict.evidence is not None else outcome.exchanges),
+                details=verdict.details,
+                duration_ms=duration,
+            )
+            results.append(result)
+            self.checks.append(result)
+            self._emit("check_finished", result)
+        return results
+
+    async def _execute(self, kind, step: dict[str, Any], ctx: FlowContext) -> StepOutcome:
+        spec = {k: v for k, v in step.items() if k not in ("expect", "capture")}
+        try:
+            if "sleep" in spec:
+                await asyncio.sleep(float(ctx.render(spec["sleep"])))
+            rendered = ctx.render({k: v for k, v in spec.items() if k not in ("name", "kind", "title", "when", "requires")})
+        except MissingVariable as exc:
+            return StepOutcome(subject=None, skipped=_missing_reason([exc.name]))
+        timeout = float(step.get("timeout", DEFAULT_STEP_TIMEOUT))
+        try:
+            return await asyncio.wait_for(kind.run(rendered, ctx), timeout=timeout)
+        except PreconditionMissing as exc:
+            return StepOutcome(subject=None, skipped=str(exc))
+        except MissingVariable as exc:
+            return StepOutcome(subject=None, skipped=_missing_reason([exc.name]))
+        except asyncio.TimeoutError:
+            return StepOutcome(subject=None, error=f"step timed out after {timeout:.0f} s")
+        except StepError as exc:
+            return StepOutcome(subject=getattr(exc, "subject", None), error=str(exc),
+                               exchanges=list(getattr(exc, "exchanges", [])))
+        except Exception as exc:  # a bug in a step kind must not stop the run
+            return StepOutcome(subject=None, error=f"internal error in step kind {step['kind']}: {type(exc).__name__}: {exc}")
+
+    def _evaluate(self, check, raw_arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        try:
+            arg = ctx.render(raw_arg)
+        except MissingVariable as exc:
+            return Verdict(Status.SKIP, _missing_reason([exc.name]))
+        if outcome.subject is None and outcome.error:
+            return Verdict(Status.ERROR, f"step could not complete: {outcome.error}")
+        try:
+            return check.evaluate(arg, outcome, ctx)
+        except Exception as exc:  # a bug in a check must not stop the run
+            return Verdict(Status.ERROR, f"internal error in check {check.name}: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _apply_severity(verdict: Verdict, severity: str | None, requirements: list[str]) -> Verdict:
+        if verdict.status is not Status.FAIL:
+            return verdict
+        cat = catalogue()
+        reqs = [cat[r] for r in requirements if r in cat]
+        non_blocking = reqs and all(not r.blocking for r in reqs)
+        if severity in ("warning", "info") or non_blocking:
+            why = "uncertain rule (⚠), reported as warning" if severity else "not a MUST requirement"
+            return Verdict(Status.WARNING, f"{verdict.reason} [{why}]", verdict.details, verdict.evidence)
+        return verdict
+
+    def _capture(self, spec: dict[str, Any], outcome: StepOutcome, ctx: FlowContext, quiet: bool = False) -> None:
+        for var, how in spec.items():
+            value = _extract(how, outcome.subject, ctx)
+            if value is not None:
+                ctx.vars[var] = value
+                if how.get("secret"):
+                    ctx.recorder.secret(value)
+            else:
+                ctx.vars.pop(var, None)
+
+
+def _missing_reason(names: list[str]) -> str:
+    return "precondition missing: no " + ", ".join(f"'{n}'" for n in names) + " (an earlier step did not produce it)"
+
+
+def _extract(how: dict[str, Any], subject: Any, ctx: FlowContext) -> Any:
+    if "value" in how:
+        return ctx.render(how["value"])
+    if subject is None:
+        return None
+    if "query" in how:
+        params = getattr(subject, "redirect_params", None)
+        if params is None and isinstance(subject, HttpSubject) and subject.response is not None:
+            from urllib.parse import parse_qs, urlsplit
+
+            location = subject.header("location") or ""
+            params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        return (params or {}).get(how["query"])
+    http = subject if isinstance(subject, HttpSubject) else getattr(subject, "http", None)
+    if http is None:
+        return None
+    if "header" in how:
+        return http.header(how["header"])
+    body = http.json()
+    if body is None:
+        return None
+    if "json" in how:
+        return jmespath.search(how["json"], body)
+    if "fhirpath" in how:
+        from validatiestraat.engine.fhirpath import evaluate
+
+        result = evaluate(body, how["fhirpath"])
+        return result[0] if result else None
+    return None

@@ -1,0 +1,136 @@
+"""Step kinds that send plain HTTP and FHIR requests: ``http``, ``fhir.search``, ``fhir.read``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from validatiestraat.engine.context import FlowContext
+from validatiestraat.engine.plugins import StepKind, StepOutcome, register_step
+
+IDENTITY = {"enum": ["target", "other", "untrusted", "none"],
+            "description": "client certificate for mTLS: the target's, a second client's, an untrusted one, or none"}
+HEADERS = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+
+FHIR_MIME = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
+FHIR_VERSION_PARAM = {"stu3": "3.0", "r4": "4.0"}
+
+
+def medmij_headers(ctx: FlowContext) -> dict[str, str]:
+    """MedMij-Request-ID (new per request) and X-Correlation-ID (per flow)."""
+    return {"MedMij-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": ctx.correlation_id}
+
+
+def merge_headers(base: dict[str, str], overrides: dict[str, Any] | None) -> dict[str, str]:
+    """Apply overrides; a ``null`` value removes a header."""
+    out = dict(base)
+    for k, v in (overrides or {}).items():
+        for existing in [e for e in out if e.lower() == k.lower()]:
+            del out[existing]
+        if v is not None:
+            out[k] = str(v)
+    return out
+
+
+@register_step
+class HttpStep(StepKind):
+    name = "http"
+    description = "Send any HTTP request."
+    schema = {
+        "required": ["url"],
+        "properties": {
+            "method": {"type": "string", "default": "GET"},
+            "url": {"type": "string"},
+            "headers": HEADERS,
+            "params": {"type": ["object", "array", "string"]},
+            "form": {"type": "object"},
+            "json": {},
+            "body": {"type": "string"},
+            "client_certificate": IDENTITY,
+            "medmij_headers": {"type": "boolean", "description": "add MedMij-Request-ID and X-Correlation-ID (default true)"},
+        },
+    }
+
+    async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
+        headers = medmij_headers(ctx) if spec.get("medmij_headers", True) else {}
+        subject = await ctx.request(
+            spec.get("method", "GET").upper(),
+            spec["url"],
+            identity=spec.get("client_certificate", "target"),
+            headers=merge_headers(headers, spec.get("headers")),
+            params=spec.get("params"),
+            data=spec.get("form"),
+            json=spec.get("json"),
+            content=spec.get("body"),
+        )
+        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+
+
+def _fhir_headers(spec: dict[str, Any], ctx: FlowContext) -> dict[str, str]:
+    fmt = spec.get("format", "json")
+    version = FHIR_VERSION_PARAM.get(ctx.target.fhir_version, "3.0")
+    headers = {"Accept": f"{FHIR_MIME[fmt]}; fhirVersion={version}"}
+    headers.update(medmij_headers(ctx))
+    token = spec.get("token", "__default__")
+    if token == "__default__":
+        token = ctx.vars.get("access_token")
+        if not token:
+            from validatiestraat.engine.plugins import PreconditionMissing
+
+            raise PreconditionMissing("precondition missing: no 'access_token' (an earlier step did not produce it)")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return merge_headers(headers, spec.get("headers"))
+
+
+FHIR_COMMON = {
+    "token": {"type": ["string", "null"], "description": "bearer token; default ${access_token}; null sends none"},
+    "format": {"enum": ["json", "xml"]},
+    "headers": HEADERS,
+    "client_certificate": IDENTITY,
+}
+
+
+@register_step
+class FhirSearch(StepKind):
+    name = "fhir.search"
+    description = "GET [base]/<resource>?<params> with the MedMij headers and the flow's bearer token."
+    schema = {
+        "required": ["resource"],
+        "properties": {
+            "resource": {"type": "string", "description": "e.g. Patient or Observation/$lastn"},
+            "params": {"type": ["string", "object", "array"], "description": "query string or mapping"},
+            **FHIR_COMMON,
+        },
+    }
+
+    async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
+        headers = _fhir_headers(spec, ctx)
+        params = spec.get("params")
+        if isinstance(params, str):
+            params = parse_qsl(params.lstrip("?"), keep_blank_values=True)
+        url = f"{ctx.target.resource_endpoint}/{spec['resource'].lstrip('/')}"
+        subject = await ctx.request(
+            "GET", url, identity=spec.get("client_certificate", "target"), headers=headers, params=params
+        )
+        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+
+
+@register_step
+class FhirRead(StepKind):
+    name = "fhir.read"
+    description = "GET [base]/<type>/<id> (or an absolute url) with the MedMij headers and bearer token."
+    schema = {
+        "properties": {
+            "resource": {"type": "string", "description": "Type/id relative to the FHIR base"},
+            "url": {"type": "string", "description": "absolute URL (e.g. a fullUrl or attachment.url)"},
+            **FHIR_COMMON,
+        },
+    }
+
+    async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
+        headers = _fhir_headers(spec, ctx)
+        url = spec.get("url") or f"{ctx.target.resource_endpoint}/{spec['resource'].lstrip('/')}"
+        subject = await ctx.request("GET", url, identity=spec.get("client_certificate", "target"), headers=headers)
+        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])

@@ -1,0 +1,255 @@
+"""Checks of the MedMij OAuth flow (authorization endpoint and token endpoint).
+
+Requirement IDs: AS-AUTHZ-* (authorization endpoint, domain brief §8.1) and AS-TOKEN-* (token
+endpoint, §8.2). Each check's default IDs are the ones it verifies in its usual use; scenarios
+may name others (e.g. ``oauth.token_error`` serves AS-TOKEN-04, -05, -07, -08, -09).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from validatiestraat.engine.checks_http import need_response
+from validatiestraat.engine.context import FlowContext
+from validatiestraat.engine.plugins import Check, StepOutcome, Verdict, register_check
+from validatiestraat.oauth.steps import AuthorizeResult
+
+
+def _authorize(outcome: StepOutcome) -> tuple[AuthorizeResult | None, Verdict | None]:
+    subject = outcome.subject
+    if not isinstance(subject, AuthorizeResult):
+        return None, Verdict.errored("this check applies to an oauth.authorize step")
+    return subject, None
+
+
+@register_check
+class Redirected(Check):
+    name = "oauth.redirected"
+    title = "The DVA redirects to the client's redirect_uri with a code"
+    requirements = ("AS-AUTHZ-01",)
+    schema = {"type": "boolean", "description": "true: must redirect with a code"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        if auth.redirect_url is None:
+            return Verdict.failed(f"{auth.describe()}; a valid request must end in a redirect to "
+                                  f"{auth.redirect_uri} with code and state" + (f" ({auth.error})" if auth.error else ""))
+        params = auth.redirect_params or {}
+        if "error" in params:
+            return Verdict.failed(f"{auth.describe()}; the DVA redirected with error={params['error']!r}"
+                                  f" ({params.get('error_description', 'no description')})")
+        if not params.get("code"):
+            return Verdict.failed(f"{auth.describe()}; the redirect carries no code")
+        return Verdict.passed("redirected to the redirect_uri with a code")
+
+
+@register_check
+class NotRedirected(Check):
+    name = "oauth.not_redirected"
+    title = "The DVA does not redirect to an untrusted redirect_uri"
+    requirements = ("AS-AUTHZ-02",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        if auth.redirect_url is not None:
+            return Verdict.failed(f"{auth.describe()}; the user agent must not be redirected to "
+                                  f"{auth.redirect_uri} for this request (RFC 6749 §4.1.2.1)")
+        if auth.first is not None and auth.first.response is None:
+            return Verdict.errored(f"no answer from the authorization endpoint: {auth.first.error}")
+        return Verdict.passed(f"not redirected (HTTP {auth.first.status if auth.first else '?'})")
+
+
+@register_check
+class StateEchoed(Check):
+    name = "oauth.state_echoed"
+    title = "The redirect carries the unchanged state"
+    requirements = ("AS-AUTHZ-01",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        if auth.redirect_params is None:
+            return Verdict.skipped("no redirect to the redirect_uri, so no state to compare")
+        got, sent = auth.redirect_params.get("state"), auth.state_sent
+        if got == sent:
+            return Verdict.passed(f"state echoed unchanged ({len(sent or '')} characters)")
+        if got is None:
+            return Verdict.failed(f"{auth.describe()}; the redirect carries no state; sent {sent!r}")
+        return Verdict.failed(f"{auth.describe()}; state changed: sent {sent!r}, got back {got!r}")
+
+
+@register_check
+class ErrorRedirect(Check):
+    name = "oauth.error_redirect"
+    title = "The DVA redirects with the RFC 6749 error and the state"
+    requirements = ("AS-AUTHZ-04",)
+    schema = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                       "state": {"type": "boolean", "description": "state must be echoed (default true)"}},
+        "additionalProperties": False,
+    }
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        wanted = arg["error"] if isinstance(arg["error"], list) else [arg["error"]]
+        if auth.redirect_params is None:
+            return Verdict.failed(f"{auth.describe()}; expected a redirect with error={'|'.join(wanted)}")
+        params = auth.redirect_params
+        if params.get("code"):
+            return Verdict.failed(f"{auth.describe()}; a code was issued where error={'|'.join(wanted)} was required")
+        if params.get("error") not in wanted:
+            return Verdict.failed(f"{auth.describe()}; error={params.get('error')!r}, expected {'|'.join(wanted)}")
+        if arg.get("state", True) and params.get("state") != auth.state_sent:
+            return Verdict.failed(f"{auth.describe()}; error redirect must echo state {auth.state_sent!r}, "
+                                  f"got {params.get('state')!r}")
+        return Verdict.passed(f"redirected with error={params['error']}"
+                              + (" and the state" if arg.get("state", True) else ""))
+
+
+def _token_json(outcome: StepOutcome) -> tuple[Any, Any, Verdict | None]:
+    http, problem = need_response(outcome)
+    if problem:
+        return None, None, problem
+    assert http
+    return http, http.json(), None
+
+
+@register_check
+class TokenResponse(Check):
+    name = "oauth.token_response"
+    title = "Successful token response: 200 JSON with access_token and token_type bearer"
+    requirements = ("AS-TOKEN-02",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        if http.status != 200:
+            detail = f" error={body.get('error')!r}" if isinstance(body, dict) and body.get("error") else ""
+            return Verdict.failed(f"{http.describe()}{detail}; a valid token request must get 200 with a token")
+        if not isinstance(body, dict):
+            return Verdict.failed(f"{http.describe()}; the body is not a JSON object "
+                                  f"(content-type {http.header('content-type')!r})")
+        missing = [k for k in ("access_token", "token_type", "expires_in") if k not in body]
+        if missing:
+            return Verdict.failed(f"{http.describe()}; token response lacks {', '.join(missing)}")
+        if str(body["token_type"]).lower() != "bearer":
+            return Verdict.failed(f"{http.describe()}; token_type is {body['token_type']!r}; MedMij uses bearer tokens")
+        return Verdict.passed("200 JSON with access_token, token_type bearer, expires_in")
+
+
+@register_check
+class ExpiresIn(Check):
+    name = "oauth.expires_in"
+    title = "Access token lifetime at most 15 minutes"
+    requirements = ("AS-TOKEN-03",)
+    schema = {"type": "object", "properties": {"max": {"type": "integer"}}, "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or "access_token" not in body:
+            return Verdict.skipped("no token was issued")
+        limit = int((arg or {}).get("max", 900))
+        value = body.get("expires_in")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Verdict.failed(f"{http.describe()}; expires_in is {value!r}, expected a number of seconds ≤ {limit}")
+        if value > limit:
+            return Verdict.failed(f"{http.describe()}; expires_in is {value} s; MedMij allows at most {limit} s")
+        return Verdict.passed(f"expires_in {value} s ≤ {limit} s")
+
+
+@register_check
+class Scope(Check):
+    name = "oauth.scope"
+    title = "Token response scope"
+    requirements = ("AS-TOKEN-02",)
+    schema = {"type": "object", "properties": {"equals": {"type": "string"}}, "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or "access_token" not in body:
+            return Verdict.skipped("no token was issued")
+        scope = body.get("scope")
+        expected = (arg or {}).get("equals", ctx.target.aanbieder)
+        if scope is None:
+            return Verdict.failed(f"{http.describe()}; the token response has no scope; expected {expected!r}")
+        if set(str(scope).split()) != set(str(expected).split()):
+            return Verdict.failed(f"{http.describe()}; scope {scope!r}, expected {expected!r}")
+        return Verdict.passed(f"scope {scope!r}")
+
+
+@register_check
+class RefreshTokenIssued(Check):
+    name = "oauth.refresh_token"
+    title = "A refresh token is issued for long-lived consent"
+    requirements = ("AS-TOKEN-11",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or "access_token" not in body:
+            return Verdict.skipped("no token was issued")
+        if not body.get("refresh_token"):
+            return Verdict.failed(f"{http.describe()}; no refresh_token although long-lived consent applies")
+        previous = ctx.vars.get("previous_refresh_token")
+        if previous and body["refresh_token"] == previous:
+            return Verdict.failed(f"{http.describe()}; the refresh token was not rotated")
+        return Verdict.passed("refresh_token issued" + (" (rotated)" if previous else ""))
+
+
+@register_check
+class TokenError(Check):
+    name = "oauth.token_error"
+    title = "Refused with an RFC 6749 §5.2 error and no token"
+    requirements = ("AS-TOKEN-09",)
+    schema = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
+        },
+        "additionalProperties": False,
+    }
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        wanted = arg["error"] if isinstance(arg["error"], list) else [arg["error"]]
+        statuses = arg.get("status", [400, 401])
+        statuses = statuses if isinstance(statuses, list) else [statuses]
+        if isinstance(body, dict) and body.get("access_token"):
+            return Verdict.failed(f"{http.describe()}; a token was issued; the request must be refused "
+                                  f"with {'|'.join(wanted)}")
+        if http.status not in statuses:
+            return Verdict.failed(f"{http.describe()}; expected HTTP {'/'.join(map(str, statuses))} "
+                                  f"with error {'|'.join(wanted)}")
+        if not isinstance(body, dict) or "error" not in body:
+            return Verdict.failed(f"{http.describe()}; the error body must be JSON with an 'error' member "
+                                  f"(RFC 6749 §5.2), content-type {http.header('content-type')!r}")
+        if body["error"] not in wanted:
+            return Verdict.failed(f"{http.describe()}; error={body['error']!r}, expected {'|'.join(wanted)}")
+        return Verdict.passed(f"refused: HTTP {http.status} error={body['error']}")
