@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "validatiestraat.scenario.command",  # scenarios lint / list
     "validatiestraat.report.command",  # requirements, report
     "validatiestraat.reference.command",  # serve, faults
+    "validatiestraat.lists.command",  # lists check / resolve
 ]
 
 
