@@ -1,0 +1,227 @@
+"""Fault switches of the reference DVA.
+
+Each fault makes the reference DVA violate specific requirements of the catalogue
+(``validatiestraat/requirements.yaml``, domain brief §8). Running the suite against the reference
+DVA with one fault switched on must make exactly the requirements in ``breaks`` fail: that is how
+the project proves that each check can fail.
+
+``breaks``
+    requirement IDs whose check, as the requirement is worded, directly observes the faulty
+    behaviour and must report FAIL.
+``blocks``
+    requirement IDs whose checks can no longer get what they need (typically an access token)
+    and so cannot pass; a suite may report them as ERROR or SKIP instead of FAIL.
+
+A fault that is not implemented is not listed. The table is the single source of truth: the
+servers look faults up by name with :func:`active`, and ``validatiestraat faults`` prints it.
+
+Timing: ``slow-token`` sleeps ``VALIDATIESTRAAT_SLOW_SECONDS`` seconds (default 11) before
+answering a successful ``authorization_code`` token request; tests shorten it with that
+environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from validatiestraat import exitcodes
+from validatiestraat.errors import UserError
+
+#: environment variable with the delay of the ``slow-token`` fault, in seconds
+SLOW_SECONDS_ENV = "VALIDATIESTRAAT_SLOW_SECONDS"
+DEFAULT_SLOW_SECONDS = 11.0
+
+# Everything a check needs a token for (used by faults that make the token endpoint unusable).
+_NEEDS_TOKEN: tuple[str, ...] = (
+    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-06", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-10",
+    "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
+    "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05", "RS-HDR-01", "RS-PERF-01",
+    "RS-FHIR-01", "RS-FHIR-02", "RS-FHIR-03", "RS-FHIR-04", "RS-FHIR-05", "RS-FHIR-06",
+    "RS-FHIR-07", "RS-FHIR-08",
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    breaks: tuple[str, ...]
+    blocks: tuple[str, ...] = field(default=())
+    #: which part of the reference DVA the fault lives in (authorize, token, resource)
+    component: str = ""
+
+
+_TABLE: tuple[Fault, ...] = (
+    # ------------------------------------------------------------------ authorization endpoint
+    Fault("state-not-echoed",
+          "the successful redirect to the redirect_uri carries a different state than the "
+          "authorization request (error redirects still echo it)",
+          ("AS-AUTHZ-01", "AS-AUTHZ-09"), component="authorize"),
+    Fault("unknown-client-redirected",
+          "an unknown client_id is not shown an error page; the browser is redirected to the "
+          "supplied redirect_uri with error=unauthorized_client",
+          ("AS-AUTHZ-02",), component="authorize"),
+    Fault("bad-redirect-uri-redirected",
+          "a redirect_uri that is not on the client's host (or not https, or with a fragment) is "
+          "not shown an error page; the browser is redirected to it with error=invalid_request",
+          ("AS-AUTHZ-03",), component="authorize"),
+    Fault("response-type-not-checked",
+          "any response_type is treated as 'code' (no unsupported_response_type error)",
+          ("AS-AUTHZ-04",), component="authorize"),
+    Fault("invalid-scope-accepted",
+          "the scope is not validated: missing, unknown-aanbieder and unlisted-gegevensdienst "
+          "scopes are accepted as the default scope",
+          ("AS-AUTHZ-05", "AS-AUTHZ-06"), component="authorize"),
+    Fault("error-without-state",
+          "error redirects caused by an invalid authorization request (unsupported_response_type, "
+          "invalid_scope, invalid_request) do not carry the state; the user's deny still does",
+          ("AS-AUTHZ-04", "AS-AUTHZ-05"), component="authorize"),
+    Fault("extra-param-rejected",
+          "unknown extra query parameters on the authorization request are refused with "
+          "error=invalid_request",
+          ("AS-AUTHZ-07",), component="authorize"),
+    Fault("long-state-crash",
+          "a state longer than the accepted maximum makes the authorization endpoint answer "
+          "HTTP 500",
+          ("AS-AUTHZ-09",), component="authorize"),
+    Fault("deny-issues-code",
+          "pressing 'deny' on the consent page still redirects with an authorization code",
+          ("AS-AUTHZ-11",), component="authorize"),
+    # ------------------------------------------------------------------ token endpoint
+    Fault("token-type-wrong",
+          "the token response has token_type 'mac' instead of 'Bearer'",
+          ("AS-TOKEN-02",), component="token"),
+    Fault("expires-in-too-long",
+          "access tokens live 3600 s and the token response says expires_in 3600",
+          ("AS-TOKEN-03",), component="token"),
+    Fault("code-reusable",
+          "an authorization code can be exchanged more than once",
+          ("AS-TOKEN-04",), component="token"),
+    Fault("missing-redirect-uri-accepted",
+          "a code exchange without redirect_uri is accepted",
+          ("AS-TOKEN-05",), component="token"),
+    Fault("redirect-uri-not-checked",
+          "the token endpoint does not compare redirect_uri with the one of the authorization "
+          "request (it is still required)",
+          ("AS-TOKEN-06",), component="token"),
+    Fault("expired-code-accepted",
+          "authorization codes never expire",
+          ("AS-TOKEN-07",), component="token"),
+    Fault("code-any-client",
+          "a code can be exchanged over any client's mTLS certificate and client_id; the "
+          "tokens then belong to that client",
+          ("AS-TOKEN-08",), component="token"),
+    Fault("unsupported-grant-wrong-error",
+          "an unsupported grant_type is answered with 400 invalid_request instead of "
+          "unsupported_grant_type",
+          ("AS-TOKEN-09",), component="token"),
+    Fault("slow-token",
+          f"successful authorization_code token responses are delayed by ${SLOW_SECONDS_ENV} "
+          f"seconds (default {DEFAULT_SLOW_SECONDS:g})",
+          ("AS-TOKEN-10",), component="token"),
+    Fault("refresh-not-rotated",
+          "grant_type=refresh_token returns the same refresh token, and the old one keeps working",
+          ("AS-TOKEN-11",), component="token"),
+    Fault("revoked-refresh-accepted",
+          "revoking a consent ('Beheren toestemmingen') does not invalidate its refresh tokens "
+          "(its access tokens are still revoked)",
+          ("AS-TOKEN-12",), component="token"),
+    Fault("extra-token-param-rejected",
+          "unknown extra form parameters on the token request are refused with invalid_request",
+          ("AS-TOKEN-16",), component="token"),
+    Fault("token-endpoint-json-only",
+          "the token endpoint refuses form-encoded bodies (400 invalid_request) and accepts "
+          "only JSON bodies, so a conforming client never gets a token",
+          ("AS-TOKEN-02", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN, component="token"),
+    # ------------------------------------------------------------------ resource server
+    Fault("resource-without-token",
+          "a FHIR request without an Authorization header is answered with test person 1's data "
+          "(also when it carries access_token as a query or form parameter)",
+          ("RS-AUTH-01", "RS-AUTH-03"), component="resource"),
+    Fault("no-www-authenticate",
+          "the 401 answer to a request without Authorization header has no WWW-Authenticate "
+          "header",
+          ("RS-AUTH-01",), component="resource"),
+    Fault("invalid-token-no-error",
+          "the 401 answer to an unknown, expired or revoked token has WWW-Authenticate: Bearer "
+          "without error=\"invalid_token\"",
+          ("RS-AUTH-02",), component="resource"),
+    Fault("token-in-query-accepted",
+          "an access_token query or form parameter is accepted as the bearer token",
+          ("RS-AUTH-03",), component="resource"),
+    Fault("scope-not-enforced",
+          "an access token for another gegevensdienst (e.g. referentiezorgaanbieder~49) reads "
+          "the BgZ (48) data",
+          ("RS-AUTH-04",), component="resource"),
+    Fault("no-request-id-echo",
+          "the resource server does not echo MedMij-Request-ID in its responses",
+          ("RS-HDR-01",), component="resource"),
+    Fault("searchset-missing-self-link",
+          "search Bundles have no self link",
+          ("RS-FHIR-02",), component="resource"),
+    Fault("no-include",
+          "_include parameters are ignored",
+          ("RS-FHIR-03",), component="resource"),
+    Fault("empty-search-404",
+          "a search without matches answers 404 with an OperationOutcome instead of an empty "
+          "searchset",
+          ("RS-FHIR-04",), component="resource"),
+    Fault("xml-not-supported",
+          "FHIR XML is not served: a request for XML (Accept or _format) is answered with JSON",
+          ("RS-FHIR-05",), component="resource"),
+    Fault("profile-violation",
+          "every Condition lacks clinicalStatus, which zib-Problem requires",
+          ("RS-FHIR-06",), component="resource"),
+    Fault("bsn-in-response",
+          "the Patient resource carries the person's BSN identifier "
+          "(http://fhir.nl/fhir/NamingSystem/bsn)",
+          ("RS-FHIR-07",), component="resource"),
+    Fault("dangling-reference",
+          "Conditions carry an asserter reference to a Practitioner that can neither be read nor "
+          "included",
+          ("RS-FHIR-08",), component="resource"),
+    Fault("error-not-operationoutcome",
+          "FHIR error responses (401, 403, 404) have a text/plain body instead of an "
+          "OperationOutcome",
+          ("RS-FHIR-09",), component="resource"),
+)
+
+FAULTS: dict[str, Fault] = {f.name: f for f in _TABLE}
+
+
+def slow_seconds() -> float:
+    """The delay of the ``slow-token`` fault (``$VALIDATIESTRAAT_SLOW_SECONDS``, default 11)."""
+    raw = os.environ.get(SLOW_SECONDS_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_SLOW_SECONDS
+    except ValueError:
+        value = DEFAULT_SLOW_SECONDS
+    return max(0.0, value)
+
+
+class UnknownFault(UserError):
+    exit_code = exitcodes.CONFIG_ERROR
+
+
+def check_faults(names: Iterable[str]) -> frozenset[str]:
+    """The fault names as a frozenset; :class:`UnknownFault` (exit 4) for a name not in the table."""
+    chosen = frozenset(str(n).strip() for n in names if str(n).strip())
+    unknown = sorted(chosen - FAULTS.keys())
+    if unknown:
+        raise UnknownFault(
+            f"unknown fault{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; known faults: "
+            + ", ".join(sorted(FAULTS))
+        )
+    return chosen
+
+
+def describe(fault: Fault) -> dict[str, object]:
+    return {
+        "name": fault.name,
+        "description": fault.description,
+        "breaks": list(fault.breaks),
+        "blocks": list(fault.blocks),
+        "component": fault.component,
+    }
