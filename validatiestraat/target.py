@@ -222,3 +222,38 @@ def _secret_values(obj: Any) -> list[str]:
         for v in obj:
             out.extend(_secret_values(v))
     return out
+
+
+def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
+    """Read, env-substitute and schema-check a target file. Raises UserError with located problems."""
+    import jsonschema
+
+    from validatiestraat.errors import Problem, UserError
+    from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, position_of
+
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read target file {display}: {exc.strerror}") from None
+    try:
+        data, positions = load_with_positions(text, display)
+    except YamlError as exc:
+        raise UserError("the target file is not valid YAML", [exc.problem]) from None
+    problems: list[Problem] = []
+    validator = jsonschema.Draft202012Validator(TARGET_SCHEMA)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = tuple(error.absolute_path)
+        line, col = position_of(positions, where)
+        label = "/".join(map(str, where)) or "(top level)"
+        problems.append(Problem(display, line, col, f"{label}: {error.message}"))
+    if problems:
+        raise UserError("the target file does not match the target schema", problems)
+    missing: list[str] = []
+    data = substitute_env(data, missing, env)
+    if missing:
+        raise UserError(
+            "the target file refers to environment variables that are not set",
+            [Problem(display, None, None, f"${{{name}}} is not set") for name in sorted(set(missing))],
+        )
+    return target_from_dict(data, path.parent.resolve(), source=display)

@@ -209,6 +209,8 @@ class ScenarioLoader:
         out: list[dict[str, Any]] = []
         for i, step in enumerate(steps):
             if "include" not in step:
+                if "expect" in step:
+                    step = dict(step, expect=[item for _, item in _expectations(step["expect"], ())])
                 out.append(step)
                 continue
             target = self._resolve_include(step["include"], path)
@@ -255,15 +257,25 @@ class ScenarioLoader:
 
         check_reqs(data.get("requirements", []), ("requirements",))
         for i, step in enumerate(data.get("steps", [])):
-            for k, item in enumerate(step.get("expect", []) or []):
+            for path, item in _expectations(step.get("expect", []) or [], ("steps", i, "expect")):
                 names = [key for key in item if key not in META]
-                path = ("steps", i, "expect", k)
                 if len(names) != 1:
                     line, col = position_of(positions, path)
                     what = "no check" if not names else f"{len(names)} checks ({', '.join(names)})"
                     problems.append(Problem(display, line, col, f"an expectation holds exactly one check; found {what}"))
                 check_reqs(item.get("requirements", []), path + ("requirements",))
         return problems
+
+
+def _expectations(items: list, base: tuple) -> list[tuple[tuple, dict]]:
+    """Flatten expectation lists (an item may be a list of expectations) with their paths."""
+    out = []
+    for k, item in enumerate(items):
+        if isinstance(item, list):
+            out.extend(_expectations(item, base + (k,)))
+        else:
+            out.append((base + (k,), item))
+    return out
 
 
 def _display(path: Path) -> str:

@@ -31,7 +31,12 @@ COMMON_STEP_KEYS = {
     },
     "timeout": {"type": "number", "exclusiveMinimum": 0},
     "sleep": {"type": ["number", "string"], "description": "seconds to wait before the step"},
-    "expect": {"type": "array", "items": {"$ref": "#/$defs/expectation"}},
+    "expect": {
+        "type": "array",
+        "description": "checks; an item may also be a list of checks (e.g. a YAML alias of shared rules)",
+        "items": {"anyOf": [{"$ref": "#/$defs/expectation"},
+                            {"type": "array", "items": {"$ref": "#/$defs/expectation"}}]},
+    },
     "capture": {
         "type": "object",
         "additionalProperties": {"$ref": "#/$defs/capture"},
@@ -90,6 +95,7 @@ def build_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["id", "title", "role", "steps"],
         "additionalProperties": False,
+        "patternProperties": {"^x-": {"description": "free extension keys, e.g. YAML anchors of shared checks"}},
         "properties": {
             "id": {"type": "string", "pattern": ID_PATTERN},
             "title": {"type": "string"},
