@@ -229,7 +229,7 @@ def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
     import jsonschema
 
     from validatiestraat.errors import Problem, UserError
-    from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, position_of
+    from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, schema_error_location
 
     display = str(path)
     try:
@@ -244,7 +244,7 @@ def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
     validator = jsonschema.Draft202012Validator(TARGET_SCHEMA)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         where = tuple(error.absolute_path)
-        line, col = position_of(positions, where)
+        line, col = schema_error_location(error, positions)
         label = "/".join(map(str, where)) or "(top level)"
         problems.append(Problem(display, line, col, f"{label}: {error.message}"))
     if problems:

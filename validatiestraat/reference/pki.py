@@ -164,6 +164,8 @@ def issue(
 class TestPKI:
     """The reference DVA's PKI: one CA, the server certificate and the suite's client certificates."""
 
+    __test__ = False  # not a pytest test class despite its name
+
     directory: Path
     ca: Issued
     server: Issued

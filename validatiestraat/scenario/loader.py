@@ -19,7 +19,7 @@ from validatiestraat.engine.plugins import CHECKS, load_plugins
 from validatiestraat.errors import Problem, UserError
 from validatiestraat.requirements import catalogue
 from validatiestraat.scenario.schema import build_schema
-from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, position_of
+from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, position_of, schema_error_location
 
 FRAGMENT_SCHEMA = {
     "type": "object",
@@ -96,7 +96,7 @@ def _schema_problems(validator: jsonschema.Draft202012Validator, data: Any, posi
     problems = []
     for error in _best_errors(validator, data):
         path = tuple(error.absolute_path)
-        line, col = position_of(positions, path)
+        line, col = schema_error_location(error, positions)
         where = "/".join(str(p) for p in path) or "(top level)"
         problems.append(Problem(filename, line, col, f"{where}: {_message(error)}"))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))

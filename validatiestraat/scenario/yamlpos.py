@@ -84,3 +84,18 @@ def position_of(positions: dict[Path_, tuple[int, int]], path: Path_) -> tuple[i
         if not path:
             return None, None
         path = path[:-1]
+
+
+def schema_error_location(error, positions: dict[Path_, tuple[int, int]]) -> tuple[int | None, int | None]:
+    """Where a jsonschema error points: the offending key for unknown keys, else the value."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        patterns = error.schema.get("patternProperties", {})
+        import re
+
+        for key in error.instance:
+            if key not in allowed and not any(re.search(p, key) for p in patterns):
+                if path + (key,) in positions:
+                    return positions[path + (key,)]
+    return position_of(positions, path)
