@@ -164,6 +164,8 @@ class ListReport:
     findings: list[Finding] = field(default_factory=list)
     applicable: set[str] = field(default_factory=set)
     options: CheckOptions = field(default_factory=CheckOptions)
+    #: the HTTP subject of the fetch, when a step fetched the list (lets generic HTTP checks work)
+    http: Any = None
 
     @property
     def errors(self) -> list[Finding]:
