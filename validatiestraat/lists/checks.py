@@ -263,7 +263,8 @@ def schema(xsd_name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.fromstring(data, parser=parser))
 
 
-_NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
+# "{namespace}Name" in libxml2 messages (but not the {m,n} quantifiers of quoted patterns)
+_NS_IN_MESSAGE = re.compile(r"\{(?![0-9,]+\})[^{}]*\}")
 
 
 def validate_schema(doc: ListDocument, options: CheckOptions | None = None) -> list[Finding]:
