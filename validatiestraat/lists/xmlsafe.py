@@ -60,6 +60,29 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+_WIDE = [
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+    (b"\x00<", "utf-16-be"), (b"<\x00", "utf-16-le"),
+]
+
+
+def _scannable(data: bytes, source: str) -> bytes:
+    """The bytes to scan for declarations: wide encodings (UTF-16/32) are transcoded first, so
+    a DOCTYPE cannot hide from the scan; encodings that are not ASCII-compatible otherwise
+    (EBCDIC) are refused."""
+    for magic, codec in _WIDE:
+        if data.startswith(magic):
+            try:
+                return data.decode(codec).encode("utf-8")
+            except UnicodeDecodeError:
+                raise ListReadError(source, f"not valid {codec.upper()} text", 1) from None
+    if data.startswith(b"\x4c\x6f\xa7\x94"):
+        raise ListReadError(source, "EBCDIC-encoded XML is not accepted (MedMij lists are UTF-8)", 1)
+    return data
+
+
 def parse_xml(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
     """Parse untrusted list XML, refusing oversized input, DTDs and entities."""
     if max_bytes and len(data) > max_bytes:
@@ -67,13 +90,14 @@ def parse_xml(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> e
                                     "(raise it with --max-size)")
     if not data.strip():
         raise ListReadError(source, "file is empty", 1)
-    match = _DOCTYPE.search(data) or _ENTITY.search(data)
+    scan = _scannable(data, source)
+    match = _DOCTYPE.search(scan) or _ENTITY.search(scan)
     if match:
         raise ListReadError(
             source,
             "DOCTYPE/ENTITY declarations are not allowed in a MedMij list (refused without parsing: "
             "DTDs enable entity expansion and external entities)",
-            _line_of(data, match.start()),
+            _line_of(scan, match.start()),
         )
     try:
         tree = etree.ElementTree(etree.fromstring(data, parser=safe_parser()))
