@@ -31,3 +31,8 @@ def test_redaction_of_known_and_structural_secrets():
     assert "whatever12345" not in form and "grant_type=authorization_code" in form
     assert "PRIVATE KEY" in r.text("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----") and "abc" not in r.text(
         "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----")
+
+
+def test_function_arguments_from_target_with_default():
+    assert len(render("${random(target.options.n|7)}", {}, {"options": {}})) == 7
+    assert len(render("${random(target.options.n|7)}", {}, {"options": {"n": 9}})) == 9

@@ -239,3 +239,27 @@ class BodyCheck(Check):
         if "not_contains" in arg and arg["not_contains"] in text:
             return Verdict.failed(f"{http.describe()}; body contains {arg['not_contains']!r}")
         return Verdict.passed("body as expected")
+
+
+@register_check
+class MtlsRefused(Check):
+    name = "mtls.refused"
+    title = "A backchannel request without a valid client certificate is refused"
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http = http_of(outcome)
+        if http is None:
+            return Verdict.errored(outcome.error or "no HTTP exchange")
+        if http.response is None:
+            error = http.error or ""
+            if re.search(r"SSL|TLS|certificate|alert|handshake|ConnectError|RemoteProtocolError|ReadError|reset|EOF", error, re.I):
+                return Verdict.passed(f"refused at the TLS layer ({error[:120]})")
+            return Verdict.errored(f"no answer, but not a TLS refusal: {error}")
+        if http.status in (400, 401, 403, 495, 496):
+            body = http.json()
+            if isinstance(body, dict) and (body.get("access_token") or body.get("resourceType") == "Bundle"):
+                return Verdict.failed(f"{http.describe()}; data or a token was served without a valid client certificate")
+            return Verdict.passed(f"refused with HTTP {http.status}")
+        return Verdict.failed(f"{http.describe()}; the request without a valid client certificate was accepted "
+                              "(mutual TLS is required on the backchannel)")

@@ -30,8 +30,10 @@ PLUGIN_MODULES: list[str] = [
     "validatiestraat.engine.steps_http",
     "validatiestraat.engine.checks_http",
     "validatiestraat.oauth.steps",
+    "validatiestraat.oauth.sample",
     "validatiestraat.oauth.checks",
     "validatiestraat.rs.checks",
+    "validatiestraat.rs.resolve",
 ]
 
 

@@ -123,6 +123,10 @@ class Runner:
     def _omission(self, when: dict[str, Any] | None) -> str | None:
         if not when:
             return None
+        if "has" in when:
+            present = {"other_client": self.target.other_client is not None,
+                       "untrusted_client": bool(self.target.option("untrusted_client_certificate"))}[when["has"]]
+            return None if present else f"not applicable: the target has no {when['has']}"
         value = self.target.option(when["option"])
         if "equals" in when:
             ok = value == when["equals"]

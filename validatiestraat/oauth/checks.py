@@ -253,3 +253,82 @@ class TokenError(Check):
         if body["error"] not in wanted:
             return Verdict.failed(f"{http.describe()}; error={body['error']!r}, expected {'|'.join(wanted)}")
         return Verdict.passed(f"refused: HTTP {http.status} error={body['error']}")
+
+
+@register_check
+class NoServerError(Check):
+    name = "oauth.no_server_error"
+    title = "The authorization endpoint answers without a server error (no 5xx, no error=server_error)"
+    requirements = ("AS-AUTHZ-09",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        first = auth.first
+        if first is None or first.response is None:
+            if auth.redirect_params is not None:
+                return Verdict.passed("answered with a redirect")
+            return Verdict.errored(f"no answer from the authorization endpoint: {first.error if first else auth.error}")
+        if first.status >= 500:
+            return Verdict.failed(f"{auth.describe()}; the authorization endpoint answered HTTP {first.status}; "
+                                  "an unacceptable request must be refused cleanly (4xx or an error redirect)")
+        if (auth.redirect_params or {}).get("error") == "server_error":
+            return Verdict.failed(f"{auth.describe()}; error=server_error for a request the DVA should handle cleanly")
+        return Verdict.passed(f"handled cleanly (HTTP {first.status})")
+
+
+@register_check
+class ErrorDescription(Check):
+    name = "oauth.error_description"
+    title = "Error redirects carry an error_description (Duiding van fouten)"
+    requirements = ("AS-AUTHZ-12",)
+    schema = {"type": "object", "properties": {"values": {"type": "array", "items": {"type": "string"}}},
+              "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        assert auth
+        params = auth.redirect_params or {}
+        if "error" not in params:
+            return Verdict.skipped("no error redirect to inspect")
+        description = params.get("error_description")
+        if not description:
+            return Verdict.failed(f"{auth.describe()}; error={params['error']} without error_description")
+        allowed = (arg or {}).get("values")
+        if allowed and description not in allowed:
+            return Verdict.failed(f"error_description {description!r} is not one of the configured values")
+        return Verdict.passed(f"error_description {description!r}")
+
+
+@register_check
+class Unique(Check):
+    name = "oauth.unique"
+    title = "Codes, access tokens and refresh tokens are unique and unguessable over several flows"
+    requirements = ("AS-TOKEN-13",)
+    schema = {"type": "object", "properties": {"min_bits": {"type": "integer"}}, "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        from validatiestraat.oauth.sample import Sample
+
+        sample = outcome.subject
+        if not isinstance(sample, Sample):
+            return Verdict.errored("this check applies to an oauth.sample step")
+        min_bits = int((arg or {}).get("min_bits", 128))
+        if sample.flows < 2:
+            return Verdict.errored(f"only {sample.flows} complete flow(s); cannot compare ({'; '.join(sample.errors[:2])})")
+        problems = []
+        for kind, values in sample.values.items():
+            if len(set(values)) != len(values):
+                problems.append(f"duplicate {kind} among {len(values)} issued")
+            weakest = min((sample.entropy_bits(v) for v in values), default=0)
+            if values and weakest < min_bits:
+                problems.append(f"a {kind} carries only ~{weakest:.0f} bits (need ≥ {min_bits})")
+        if problems:
+            return Verdict.failed("; ".join(problems) + f" (over {sample.flows} flows)")
+        counts = ", ".join(f"{len(v)} {k}s" for k, v in sample.values.items())
+        return Verdict.passed(f"{counts}: all distinct, ≥ {min_bits} bits each")

@@ -73,6 +73,7 @@ class Authorize(StepKind):
             "login": {"type": "boolean", "description": "false: send the request only (for negatives)"},
             "consent": {"enum": ["approve", "deny"]},
             "client": {"enum": ["target", "other"], "description": "which client identity's client_id/redirect_uri"},
+            "login_fields": {"type": "object", "description": "override login form fields (e.g. another test person)"},
         },
     }
 
@@ -92,7 +93,12 @@ class Authorize(StepKind):
         separator = "&" if "?" in ctx.target.authorization_endpoint else "?"
         url = f"{ctx.target.authorization_endpoint}{separator}{urlencode(sent)}"
         redirect_uri = sent.get("redirect_uri") or client.redirect_uri
-        driver = driver_for(ctx.target.login, deny=spec.get("consent") == "deny")
+        settings = dict(ctx.target.login)
+        if spec.get("login_fields"):
+            settings["fields"] = {**(settings.get("fields") or {}), **spec["login_fields"]}
+            for value in spec["login_fields"].values():
+                ctx.recorder.secret(value)
+        driver = driver_for(settings, deny=spec.get("consent") == "deny")
         result = await driver.login(ctx, url, redirect_uri, login=spec.get("login", True))
         for secret_key in ("code",):
             if result.redirect_params and result.redirect_params.get(secret_key):

@@ -398,3 +398,54 @@ class Profile(Check):
 def _issue(issue: Any) -> dict[str, Any]:
     return {"severity": issue.severity, "path": issue.path, "message": issue.message,
             "profile": getattr(issue, "profile", None), "source": getattr(issue, "source", None)}
+
+
+@register_check
+class XmlServed(Check):
+    name = "fhir.xml"
+    title = "FHIR XML is served when asked for"
+    requirements = ("RS-FHIR-05",)
+    schema = {"type": "object", "properties": {"resource": {"type": "string"}}, "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        from lxml import etree
+
+        http, problem = need_response(outcome)
+        if problem:
+            return problem
+        assert http and http.response is not None
+        ctype = http.header("content-type") or ""
+        if "xml" not in ctype:
+            return Verdict.failed(f"{http.describe()}; asked for application/fhir+xml, got content-type {ctype!r}")
+        try:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            root = etree.fromstring(http.response.content, parser)
+        except etree.XMLSyntaxError as exc:
+            return Verdict.failed(f"{http.describe()}; the body is not well-formed XML: {exc}")
+        ns = "{http://hl7.org/fhir}"
+        want = (arg or {}).get("resource", "Bundle")
+        if root.tag != f"{ns}{want}":
+            return Verdict.failed(f"{http.describe()}; root element {root.tag!r}, expected {ns}{want}")
+        return Verdict.passed(f"FHIR XML {want} ({ctype})")
+
+
+@register_check
+class ReferencesResolve(Check):
+    name = "fhir.references_resolve"
+    title = "Literal references in returned resources resolve (included entry or read)"
+    requirements = ("RS-FHIR-08",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        from validatiestraat.rs.resolve import Resolution
+
+        res = outcome.subject
+        if not isinstance(res, Resolution):
+            return Verdict.errored("this check applies to an fhir.resolve_references step")
+        if res.error:
+            return Verdict.errored(res.error)
+        broken = [f"{ref} (in {where}): {why}" for ref, where, why in res.broken]
+        if broken:
+            return Verdict.failed(f"{len(broken)} of {res.checked} reference(s) do not resolve: " + "; ".join(broken[:3]),
+                                  broken=broken)
+        return Verdict.passed(f"{res.checked} reference(s) resolve ({res.included} included, {res.read} read)")

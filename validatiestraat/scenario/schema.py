@@ -24,9 +24,10 @@ COMMON_STEP_KEYS = {
     },
     "when": {
         "type": "object",
-        "description": "run only if the target option is set (e.g. {option: long_lived_consent}); otherwise omitted",
-        "properties": {"option": {"type": "string"}, "equals": {}},
-        "required": ["option"],
+        "description": ("run only if the target option is set (e.g. {option: long_lived_consent}) or the target "
+                        "has a part (e.g. {has: other_client}); otherwise the checks are omitted"),
+        "properties": {"option": {"type": "string"}, "equals": {}, "has": {"enum": ["other_client", "untrusted_client"]}},
+        "oneOf": [{"required": ["option"]}, {"required": ["has"]}],
         "additionalProperties": False,
     },
     "timeout": {"type": "number", "exclusiveMinimum": 0},

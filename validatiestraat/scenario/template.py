@@ -3,7 +3,8 @@
 - ``${name}``: a flow variable (scenario ``variables:`` or a ``capture:`` of an earlier step)
 - ``${target.token_endpoint}``, ``${target.client.client_id}``, ``${target.options.x}``: the target
 - ``${uuid()}``: a new random UUID; ``${random(43)}``: a random URL-safe string of that length;
-  ``${repeat('a', 512)}``: a repeated string
+  ``${repeat('a', 512)}``: a repeated string; ``${add(x, 1)}``: a sum. Unquoted arguments are variables or target paths,
+  with an optional default: ``${random(target.options.state_max_length|512)}``
 - ``${name|default}``: a default when the variable is missing
 
 A string that is exactly one ``${...}`` keeps the value's type (numbers stay numbers).
@@ -39,8 +40,15 @@ def _literal(arg: str) -> Any:
         return arg
 
 
-def _call(name: str, raw_args: str) -> Any:
-    args = [_literal(a) for a in raw_args.split(",")] if raw_args.strip() else []
+def _arg(arg: str, variables: dict[str, Any], target: Any) -> Any:
+    value = _literal(arg)
+    if isinstance(value, str) and value == arg.strip() and re.match(r"^[A-Za-z_][\w.]*(\|.*)?$", value):
+        return _lookup(value, variables, target)  # a variable or target path, e.g. target.options.x|512
+    return value
+
+
+def _call(name: str, raw_args: str, variables: dict[str, Any], target: Any) -> Any:
+    args = [_arg(a, variables, target) for a in raw_args.split(",")] if raw_args.strip() else []
     if name == "uuid":
         return str(uuid.uuid4())
     if name == "random":
@@ -48,17 +56,19 @@ def _call(name: str, raw_args: str) -> Any:
         return "".join(secrets.choice(_ALPHABET) for _ in range(n))
     if name == "repeat":
         return str(args[0]) * int(args[1])
+    if name == "add":
+        return sum(float(a) for a in args)
     raise ValueError(f"unknown template function {name}()")
 
 
 def _lookup(expr: str, variables: dict[str, Any], target: Any) -> Any:
     expr = expr.strip()
+    call = _CALL.match(expr)
+    if call:
+        return _call(call.group(1), call.group(2), variables, target)
     default_given = "|" in expr
     if default_given:
         expr, default = (s.strip() for s in expr.split("|", 1))
-    call = _CALL.match(expr)
-    if call:
-        return _call(call.group(1), call.group(2))
     parts = expr.split(".")
     try:
         if parts[0] == "target" and target is not None:
