@@ -181,6 +181,8 @@ def run_resolve(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in result)
         for key, val in result.items():
+            if val is None:
+                continue
             if key == "resources":
                 val = ", ".join(f"{c}={u}" for c, u in val.items())
             print(f"{key:<{width}}  {val}")
