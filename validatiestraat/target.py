@@ -73,7 +73,27 @@ TARGET_SCHEMA: dict[str, Any] = {
         "login": {
             "type": "object",
             "properties": {
-                "driver": {"enum": ["form", "manual"]},
+                "driver": {"enum": ["form", "manual", "steps"]},
+                "fields": {"type": "object"},
+                "submit": {"type": "object"},
+                "deny": {"type": "object"},
+                "link_text": {"type": "string"},
+                "timeout": {"type": "number"},
+                "callback_certificate": {"type": "string"},
+                "callback_key": {"type": "string"},
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "match": {"type": "string"},
+                            "click": {"type": "string"},
+                            "fill": {"type": "object"},
+                            "submit": {"type": ["string", "object"]},
+                        },
+                    },
+                },
             },
             "required": ["driver"],
         },

@@ -192,25 +192,24 @@ class FormDriver:
             if "html" not in response.headers.get("content-type", "html"):
                 result.error = f"expected an HTML page, got {response.headers.get('content-type')}"
                 return result
-            page = parse_page(response.text)
-            forms = [f for f in page.forms if f.buttons or f.inputs]
-            if forms:
-                form = self._pick_form(forms)
-                data = choose_submission(form, self.fields, self.submit)
-                url = urljoin(url, form.action or url)
-                method = "POST" if form.method == "post" else "GET"
-                if method == "GET":
-                    url = _with_query(url, data)
-                    data = None
-                continue
-            link = next((l for l in page.links if re.search(self.link_text, l.text)), None)
-            if link:
-                url, method, data = urljoin(url, link.href), "GET", None
-                continue
-            result.error = "no form or login link on the page; cannot continue the login"
-            return result
+            action = self._act(parse_page(response.text), response.text, url)
+            if isinstance(action, str):
+                result.error = action
+                return result
+            url, method, data = action
         result.error = f"gave up after {MAX_HOPS} pages without a redirect to the redirect_uri"
         return result
+
+    def _act(self, page: _PageParser, text: str, url: str) -> tuple[str, str, dict | None] | str:
+        """What a user does on this page: (url, method, form data), or an error message."""
+        forms = [f for f in page.forms if f.buttons or f.inputs]
+        if forms:
+            form = self._pick_form(forms)
+            return _submit(form, choose_submission(form, self.fields, self.submit), url)
+        link = next((l for l in page.links if re.search(self.link_text, l.text)), None)
+        if link:
+            return urljoin(url, link.href), "GET", None
+        return "no form or login link on the page; cannot continue the login"
 
     def _pick_form(self, forms: list[Form]) -> Form:
         for form in forms:  # prefer the form that has a configured button or field
@@ -221,12 +220,73 @@ class FormDriver:
         return forms[0]
 
 
+def _submit(form: Form, data: dict[str, str], url: str) -> tuple[str, str, dict | None]:
+    target = urljoin(url, form.action or url)
+    if form.method == "post":
+        return target, "POST", data
+    return _with_query(target, data), "GET", None
+
+
 def _with_query(url: str, data: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
     parts = urlsplit(url)
     query = urlencode(data)
     return parts._replace(query=query).geturl()
+
+
+class StepsDriver(FormDriver):
+    """Declarative login steps from the target file, for login pages the form driver cannot guess.
+
+    Each step: ``match`` (regex on the page URL or text; optional), then one action:
+    ``click`` (regex on a link's or button's text), or ``fill`` (field values) with ``submit``
+    (button text regex, or ``{name: value}``). The first step whose ``match`` fits the page acts.
+    In deny mode, a ``submit`` mapping is replaced by the target's ``deny`` mapping where the page
+    offers that button.
+    """
+
+    def __init__(self, settings: dict[str, Any], deny: bool = False):
+        super().__init__(settings, deny=False)
+        self.steps = list(settings.get("steps") or [])
+        self.deny = {str(k): str(v) for k, v in (settings.get("deny") or {}).items()} if deny else {}
+
+    def _act(self, page: _PageParser, text: str, url: str) -> tuple[str, str, dict | None] | str:
+        for n, step in enumerate(self.steps, start=1):
+            pattern = step.get("match")
+            if pattern and not (re.search(pattern, url) or re.search(pattern, text)):
+                continue
+            if "click" in step:
+                link = next((l for l in page.links if re.search(step["click"], l.text)), None)
+                if link:
+                    return urljoin(url, link.href), "GET", None
+                for form in page.forms:
+                    for name, value, label in form.buttons:
+                        if re.search(step["click"], label or value):
+                            data = choose_submission(form, {}, {name: value} if name else {})
+                            return _submit(form, data, url)
+                return f"login step {n}: nothing to click matching {step['click']!r} on {url}"
+            fields = {str(k): str(v) for k, v in (step.get("fill") or {}).items()}
+            submit = step.get("submit")
+            candidates = [f for f in page.forms if not fields or any(n2 in fields for _, n2, _ in f.inputs)]
+            if not candidates:
+                return f"login step {n}: no form with fields {sorted(fields)} on {url}"
+            form = candidates[0]
+            if isinstance(submit, dict):
+                wanted = {str(k): str(v) for k, v in submit.items()}
+                if self.deny and any(b[0] in self.deny for b in form.buttons):
+                    wanted = self.deny
+                return _submit(form, choose_submission(form, fields, wanted), url)
+            data = choose_submission(form, fields, {})
+            if isinstance(submit, str):
+                button = next(((nm, v) for nm, v, label in form.buttons if re.search(submit, label or v)), None)
+                if button is None:
+                    return f"login step {n}: no button matching {submit!r} on {url}"
+                for nm, v, _ in form.buttons:
+                    data.pop(nm, None) if nm else None
+                if button[0]:
+                    data[button[0]] = button[1]
+            return _submit(form, data, url)
+        return f"no login step matches the page {url}"
 
 
 # --------------------------------------------------------------------------- manual driver
@@ -304,4 +364,6 @@ def driver_for(settings: dict[str, Any], deny: bool = False):
     kind = settings.get("driver", "form")
     if kind == "manual":
         return ManualDriver(settings)
+    if kind == "steps":
+        return StepsDriver(settings, deny=deny)
     return FormDriver(settings, deny=deny)
