@@ -34,6 +34,7 @@ PLUGIN_MODULES: list[str] = [
     "validatiestraat.oauth.checks",
     "validatiestraat.rs.checks",
     "validatiestraat.rs.resolve",
+    "validatiestraat.lists.plugin",
 ]
 
 
