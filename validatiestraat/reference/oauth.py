@@ -1,0 +1,691 @@
+"""The reference DVA's Authorization Server (MedMij OAuth 2.0 authorization code flow).
+
+Frontchannel: ``GET /oauth/authorize`` → landing page → login → consent page → 302 to the
+client's ``redirect_uri`` with ``code`` and ``state``. "Beheren toestemmingen" at
+``/oauth/consents``. Backchannel (mutual TLS): ``POST /oauth/token``.
+
+Behaviour follows domain brief §1.3-1.8 and §6.1-6.2 and RFC 6749; the fault switches of
+:mod:`validatiestraat.reference.faults` bend it in documented ways.
+
+All state is in memory, guarded by one lock. Codes and tokens are ``secrets.token_urlsafe(32)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from validatiestraat.reference import pages
+from validatiestraat.reference.data import PERSONS, TestPerson, person_by_bsn, person_by_username
+from validatiestraat.reference.faults import slow_seconds
+from validatiestraat.reference.web import Request, Response
+
+AANBIEDER = "referentiezorgaanbieder"
+AANBIEDER_DISPLAY = "Referentiezorgaanbieder (validatiestraat)"
+#: the gegevensdienst served by the FHIR base of this reference DVA
+SERVED_GEGEVENSDIENST = "48"
+#: the GNL of the reference DVA: GegevensdienstId -> Weergavenaam
+GNL: dict[str, str] = {"48": "Basisgegevens zorg", "49": "Huisartsgegevens", "51": "Documenten"}
+#: gegevensdiensten the aanbieder offers at this authorization server. Only 48 has a resource
+#: endpoint here: a token for 49 is "a token for another gegevensdienst" at /fhir (RS-AUTH-04);
+#: 51 is offered but not listed for any client in the OCL (AS-AUTHZ-06).
+OFFERED_GEGEVENSDIENSTEN = frozenset({"48", "49", "51"})
+
+ACCESS_TOKEN_LIFETIME = 900.0
+TOO_LONG_LIFETIME = 3600.0
+REFRESH_TOKEN_LIFETIME = 183 * 24 * 3600.0  # about half a year
+FLOW_LIFETIME = 15 * 60.0
+SESSION_LIFETIME = 15 * 60.0
+#: longest state accepted and echoed (RFC0060's bounds were not retrieved; see domain brief §7)
+MAX_STATE_LENGTH = 1024
+
+KNOWN_AUTHORIZE_PARAMS = frozenset({
+    "response_type", "client_id", "redirect_uri", "scope", "state", "MedMij-Request-ID", "X-Correlation-ID",
+})
+KNOWN_TOKEN_PARAMS = frozenset({"grant_type", "code", "redirect_uri", "client_id", "refresh_token", "scope"})
+
+
+@dataclass(frozen=True)
+class OclEntry:
+    """One OAuth client of the reference DVA's OAuth Client List."""
+
+    client_id: str  # the Hostname in the OCL
+    organisation_name: str  # OAuthclientOrganisatienaam
+    gegevensdiensten: frozenset[str]
+
+
+DEFAULT_OCL: tuple[OclEntry, ...] = (
+    OclEntry("pgo.validatiestraat.test", "validatiestraat PGO", frozenset({"48", "49"})),
+    OclEntry("pgo2.validatiestraat.test", "validatiestraat PGO 2", frozenset({"48", "49"})),
+)
+
+
+# --------------------------------------------------------------------------- records
+@dataclass
+class Flow:
+    id: str
+    client_id: str
+    redirect_uri: str
+    state: str
+    scope: list[tuple[str, str]]  # (scope token, gegevensdienst)
+    created: float
+    request_id: str | None = None
+    correlation_id: str | None = None
+    person: TestPerson | None = None
+    variant: int = 1
+
+
+@dataclass
+class Grant:
+    """A consent ("toestemming") of one person for one client."""
+
+    id: str
+    username: str
+    client_id: str
+    scope: str
+    services: frozenset[str]
+    created_wall: float
+    revoked: bool = False
+
+
+@dataclass
+class CodeRecord:
+    client_id: str
+    redirect_uri: str
+    grant_id: str
+    issued: float
+    used: bool = False
+    access_tokens: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccessToken:
+    grant_id: str
+    username: str
+    client_id: str
+    scope: str
+    services: frozenset[str]
+    expires: float
+    revoked: bool = False
+
+
+@dataclass
+class RefreshToken:
+    grant_id: str
+    client_id: str
+    expires: float
+    active: bool = True
+
+
+@dataclass
+class TokenCheck:
+    """Outcome of :meth:`AuthorizationServer.check_access_token`."""
+
+    ok: bool
+    token: AccessToken | None = None
+    reason: str = ""
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+# --------------------------------------------------------------------------- helpers
+def add_query(url: str, params: list[tuple[str, str]]) -> str:
+    """``url`` with ``params`` appended to its query (an existing query is kept)."""
+    parts = urlsplit(url)
+    existing = parse_qsl(parts.query, keep_blank_values=True)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(existing + params), ""))
+
+
+def names_match(names: frozenset[str], client_id: str) -> bool:
+    return client_id.lower() in {n.lower() for n in names}
+
+
+# --------------------------------------------------------------------------- the server
+class AuthorizationServer:
+    def __init__(
+        self,
+        faults: frozenset[str] = frozenset(),
+        *,
+        code_lifetime: float = 60.0,
+        access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
+        login_variant: int = 1,
+        ocl: tuple[OclEntry, ...] = DEFAULT_OCL,
+        record: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.faults = faults
+        self.code_lifetime = code_lifetime
+        self.access_token_lifetime = TOO_LONG_LIFETIME if "expires-in-too-long" in faults else access_token_lifetime
+        self.login_variant = login_variant
+        self.ocl = {e.client_id: e for e in ocl}
+        self._record = record or (lambda event: None)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.flows: dict[str, Flow] = {}
+        self.codes: dict[str, CodeRecord] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.grants: dict[str, Grant] = {}
+        self.sessions: dict[str, tuple[str, float]] = {}  # consent-management session -> (username, expiry)
+        self.issued_values: set[str] = set()  # every code/token ever issued (uniqueness)
+
+    # ------------------------------------------------------------------ utilities
+    def _new_value(self) -> str:
+        with self._lock:
+            while True:
+                value = secrets.token_urlsafe(32)
+                if value not in self.issued_values:
+                    self.issued_values.add(value)
+                    return value
+
+    def _page(self, status: int, html: str) -> Response:
+        return Response.html(status, html)
+
+    def _error_page(self, status: int, message: str) -> Response:
+        return self._page(status, pages.error_page(message, aanbieder_display=AANBIEDER_DISPLAY))
+
+    def client_for_names(self, names: frozenset[str]) -> OclEntry | None:
+        lowered = {n.lower() for n in names}
+        return next((e for cid, e in self.ocl.items() if cid.lower() in lowered), None)
+
+    @staticmethod
+    def redirect_uri_problem(redirect_uri: str | None, client_id: str) -> str | None:
+        """Why ``redirect_uri`` is not acceptable for ``client_id`` (None when it is)."""
+        if not redirect_uri:
+            return "redirect_uri is missing"
+        try:
+            parts = urlsplit(redirect_uri)
+            _ = parts.port  # raises for a bad port
+        except ValueError:
+            return "redirect_uri is not a valid URL"
+        if parts.scheme.lower() != "https":
+            return "redirect_uri must use https"
+        if parts.fragment or "#" in redirect_uri:
+            return "redirect_uri must not contain a fragment"
+        if parts.username or parts.password:
+            return "redirect_uri must not contain user information"
+        if (parts.hostname or "").lower() != client_id.lower():
+            return "the host of redirect_uri is not the client's hostname in the OAuth Client List"
+        return None
+
+    @staticmethod
+    def _usable_for_redirect(uri: str | None) -> bool:
+        if not uri:
+            return False
+        try:
+            parts = urlsplit(uri)
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+    def parse_scope(self, scope: str | None, client: OclEntry) -> list[tuple[str, str]] | str:
+        """The requested (scope token, gegevensdienst) pairs, or a problem description."""
+        if scope is None or not scope.strip():
+            return "scope is missing"
+        out: list[tuple[str, str]] = []
+        for token in scope.split():
+            name, sep, service = token.partition("~")
+            if name != AANBIEDER:
+                return f"scope '{token}' does not name this aanbieder ({AANBIEDER})"
+            if not sep:
+                service = SERVED_GEGEVENSDIENST  # 2.x Verzamelen: the bare aanbieder name
+            elif not service.isdigit():
+                return f"scope '{token}' has an invalid GegevensdienstId"
+            if service not in OFFERED_GEGEVENSDIENSTEN:
+                return f"gegevensdienst {service} is not offered by this aanbieder"
+            if service not in client.gegevensdiensten:
+                return f"gegevensdienst {service} is not listed for client {client.client_id} in the OAuth Client List"
+            if (token, service) not in out:
+                out.append((token, service))
+        return out
+
+    # ------------------------------------------------------------------ frontchannel
+    def handle_front(self, req: Request) -> Response:
+        routes: dict[tuple[str, str], Callable[[Request], Response]] = {
+            ("GET", "/oauth/authorize"): self.authorize,
+            ("POST", "/oauth/login-page"): self.login_page,
+            ("POST", "/oauth/login"): self.login,
+            ("GET", "/digid/inloggen"): self.digid_page,
+            ("POST", "/digid/inloggen"): self.digid_login,
+            ("POST", "/oauth/consent"): self.consent,
+            ("GET", "/oauth/consents"): self.consents_login_page,
+            ("POST", "/oauth/consents/login"): self.consents_login,
+            ("POST", "/oauth/consents/revoke"): self.consents_revoke,
+            ("GET", "/"): self.index,
+        }
+        handler = routes.get((req.method if req.method != "HEAD" else "GET", req.path))
+        if handler is None:
+            known_paths = {p for _, p in routes}
+            if req.path in known_paths:
+                return self._error_page(405, "Deze methode wordt hier niet ondersteund.")
+            return self._error_page(404, "Deze pagina bestaat niet.")
+        return handler(req)
+
+    def index(self, req: Request) -> Response:
+        body = ("<h2>validatiestraat reference DVA</h2><p>Authorization endpoint: <code>/oauth/authorize</code>. "
+                "Toestemmingen beheren: <a href=\"/oauth/consents\">/oauth/consents</a>.</p>")
+        return self._page(200, pages.page("Start", body, aanbieder_display=AANBIEDER_DISPLAY))
+
+    def _error_redirect(self, redirect_uri: str, error: str, description: str, state: str | None,
+                        *, request_error: bool = True) -> Response:
+        params = [("error", error), ("error_description", description)]
+        if state is not None and not (request_error and "error-without-state" in self.faults):
+            params.append(("state", state))
+        return Response.redirect(add_query(redirect_uri, params))
+
+    def authorize(self, req: Request) -> Response:
+        pairs = req.query
+        params: dict[str, str] = {}
+        duplicates: set[str] = set()
+        for k, v in pairs:
+            if k in params:
+                duplicates.add(k)
+            else:
+                params[k] = v
+        self._record({"event": "authorize", "request_id": params.get("MedMij-Request-ID"),
+                      "correlation_id": params.get("X-Correlation-ID"), "client_id": params.get("client_id"),
+                      "params": sorted(params)})
+        client_id = params.get("client_id")
+        redirect_uri = params.get("redirect_uri")
+        state = params.get("state")
+        client = self.ocl.get(client_id or "")
+        # 1. client and redirect_uri: never redirect on these errors (RFC 6749 §4.1.2.1)
+        if client is None or "client_id" in duplicates:
+            if "unknown-client-redirected" in self.faults and self._usable_for_redirect(redirect_uri):
+                return self._error_redirect(redirect_uri or "", "unauthorized_client",
+                                            "client_id is not on the OAuth Client List", state)
+            reason = "client_id ontbreekt" if not client_id else "onbekende client (niet op de OAuth Client List)"
+            return self._error_page(400, f"Ongeldig verzoek: {reason}.")
+        problem = self.redirect_uri_problem(redirect_uri, client.client_id)
+        if "redirect_uri" in duplicates:
+            problem = "redirect_uri occurs more than once"
+        if problem:
+            if "bad-redirect-uri-redirected" in self.faults and self._usable_for_redirect(redirect_uri):
+                return self._error_redirect(redirect_uri or "", "invalid_request", problem, state)
+            return self._error_page(400, f"Ongeldig verzoek: {problem}.")
+        assert redirect_uri is not None
+        # 2. everything else: redirect with error (and state)
+        if duplicates:
+            return self._error_redirect(redirect_uri, "invalid_request",
+                                        f"parameter(s) {', '.join(sorted(duplicates))} occur more than once", state)
+        if "extra-param-rejected" in self.faults:
+            unknown = sorted(set(params) - KNOWN_AUTHORIZE_PARAMS)
+            if unknown:
+                return self._error_redirect(redirect_uri, "invalid_request",
+                                            f"unknown parameter(s): {', '.join(unknown)}", state)
+        response_type = params.get("response_type")
+        if not response_type:
+            return self._error_redirect(redirect_uri, "invalid_request", "response_type is missing", state)
+        if response_type != "code" and "response-type-not-checked" not in self.faults:
+            return self._error_redirect(redirect_uri, "unsupported_response_type",
+                                        "only response_type=code is supported", state)
+        if state is not None and len(state) > MAX_STATE_LENGTH:
+            if "long-state-crash" in self.faults:
+                raise RuntimeError("state too long for the session store (fault long-state-crash)")
+            return self._error_redirect(redirect_uri, "invalid_request",
+                                        f"state is longer than {MAX_STATE_LENGTH} characters", state)
+        if "invalid-scope-accepted" in self.faults:
+            parsed = self.parse_scope(params.get("scope"), client)
+            scope = parsed if isinstance(parsed, list) else [(AANBIEDER, SERVED_GEGEVENSDIENST)]
+        else:
+            parsed = self.parse_scope(params.get("scope"), client)
+            if isinstance(parsed, str):
+                return self._error_redirect(redirect_uri, "invalid_scope", parsed, state)
+            scope = parsed
+        if not state:
+            return self._error_redirect(redirect_uri, "invalid_request", "state is missing", None)
+        flow = Flow(self._new_value(), client.client_id, redirect_uri, state, scope, self._clock(),
+                    params.get("MedMij-Request-ID"), params.get("X-Correlation-ID"), variant=self.login_variant)
+        with self._lock:
+            self._expire()
+            self.flows[flow.id] = flow
+        return self._page(200, pages.landing_page(flow.id, variant=flow.variant, aanbieder=AANBIEDER,
+                                                  aanbieder_display=AANBIEDER_DISPLAY,
+                                                  client_name=client.organisation_name))
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for fid in [f for f, fl in self.flows.items() if now - fl.created > FLOW_LIFETIME]:
+            del self.flows[fid]
+        for sid in [s for s, (_, exp) in self.sessions.items() if exp < now]:
+            del self.sessions[sid]
+
+    def _flow(self, flow_id: str | None) -> Flow | None:
+        with self._lock:
+            self._expire()
+            return self.flows.get(flow_id or "")
+
+    _EXPIRED = "Uw sessie is verlopen of onbekend. Begin opnieuw vanuit uw persoonlijke gezondheidsomgeving."
+
+    def login_page(self, req: Request) -> Response:
+        flow = self._flow(req.form_dict().get("flow"))
+        if flow is None or flow.variant != 1:
+            return self._error_page(400, self._EXPIRED)
+        return self._page(200, pages.login_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY))
+
+    def login(self, req: Request) -> Response:
+        form = req.form_dict()
+        flow = self._flow(form.get("flow"))
+        if flow is None or flow.variant != 1:
+            return self._error_page(400, self._EXPIRED)
+        person = person_by_username(form.get("username", "").strip())
+        if person is None or not secrets.compare_digest(person.password, form.get("password", "")):
+            return self._page(200, pages.login_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY,
+                                                    error="Onbekende gebruikersnaam of onjuist wachtwoord."))
+        return self._after_login(flow, person)
+
+    def digid_page(self, req: Request) -> Response:
+        flow = self._flow(dict(req.query).get("sessie"))
+        if flow is None or flow.variant != 2:
+            return self._error_page(400, self._EXPIRED)
+        return self._page(200, pages.digid_login_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY))
+
+    def digid_login(self, req: Request) -> Response:
+        form = req.form_dict()
+        flow = self._flow(form.get("sessie"))
+        if flow is None or flow.variant != 2:
+            return self._error_page(400, self._EXPIRED)
+        person = person_by_bsn(form.get("bsn", "").strip())
+        if person is None or not secrets.compare_digest(person.password, form.get("wachtwoord", "")):
+            return self._page(200, pages.digid_login_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY,
+                                                          error="Onbekend BSN of onjuist wachtwoord."))
+        return self._after_login(flow, person)
+
+    def _after_login(self, flow: Flow, person: TestPerson) -> Response:
+        available = [(t, s) for t, s in flow.scope if s in person.services]
+        if not available:  # beschikbaarheidstoets: no data for any requested gegevensdienst
+            with self._lock:
+                self.flows.pop(flow.id, None)
+            return self._error_redirect(flow.redirect_uri, "access_denied",
+                                        "no data available for the requested gegevensdienst", flow.state,
+                                        request_error=False)
+        with self._lock:
+            flow.person = person
+            flow.scope = available
+        client = self.ocl[flow.client_id]
+        services = [GNL[s] for _, s in available]
+        return self._page(200, pages.consent_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY,
+                                                  person_display=person.display,
+                                                  client_name=client.organisation_name, services=services))
+
+    def consent(self, req: Request) -> Response:
+        form = req.form_dict()
+        with self._lock:
+            self._expire()
+            flow = self.flows.get(form.get("flow", ""))
+            if flow is None or flow.person is None:
+                return self._error_page(400, self._EXPIRED)
+            decision = form.get("decision")
+            if decision not in ("approve", "deny"):
+                return self._error_page(400, "Kies of u toestemming geeft.")
+            del self.flows[flow.id]
+        if decision == "deny" and "deny-issues-code" not in self.faults:
+            self._record({"event": "consent", "decision": "deny", "client_id": flow.client_id})
+            return self._error_redirect(flow.redirect_uri, "access_denied",
+                                        "the person did not give consent", flow.state, request_error=False)
+        scope = " ".join(t for t, _ in flow.scope)
+        grant = Grant(self._new_value(), flow.person.username, flow.client_id, scope,
+                      frozenset(s for _, s in flow.scope), time.time())
+        code = self._new_value()
+        with self._lock:
+            self.grants[grant.id] = grant
+            self.codes[code] = CodeRecord(flow.client_id, flow.redirect_uri, grant.id, self._clock())
+        self._record({"event": "consent", "decision": "approve", "client_id": flow.client_id,
+                      "username": flow.person.username})
+        state = flow.state
+        if "state-not-echoed" in self.faults:
+            state = "changed-" + secrets.token_urlsafe(8)
+        return Response.redirect(add_query(flow.redirect_uri, [("code", code), ("state", state)]))
+
+    # ------------------------------------------------------------------ "Beheren toestemmingen"
+    def consents_login_page(self, req: Request) -> Response:
+        return self._page(200, pages.consents_login_page(aanbieder_display=AANBIEDER_DISPLAY))
+
+    def consents_login(self, req: Request) -> Response:
+        form = req.form_dict()
+        person = person_by_username(form.get("username", "").strip())
+        if person is None or not secrets.compare_digest(person.password, form.get("password", "")):
+            return self._page(200, pages.consents_login_page(aanbieder_display=AANBIEDER_DISPLAY,
+                                                             error="Onbekende gebruikersnaam of onjuist wachtwoord."))
+        session = self._new_value()
+        with self._lock:
+            self.sessions[session] = (person.username, self._clock() + SESSION_LIFETIME)
+        return self._consents_overview(session, person)
+
+    def _consents_overview(self, session: str, person: TestPerson, message: str | None = None) -> Response:
+        with self._lock:
+            per_client: dict[str, list[Grant]] = {}
+            for g in self.grants.values():
+                if g.username == person.username and not g.revoked:
+                    per_client.setdefault(g.client_id, []).append(g)
+        rows = []
+        for cid, grants in sorted(per_client.items()):
+            services = sorted({s for g in grants for s in g.services})
+            since = time.strftime("%Y-%m-%d %H:%M", time.localtime(min(g.created_wall for g in grants)))
+            name = self.ocl[cid].organisation_name if cid in self.ocl else cid
+            rows.append((cid, name, ", ".join(GNL.get(s, s) for s in services), since))
+        return self._page(200, pages.consents_page(session, rows, aanbieder_display=AANBIEDER_DISPLAY,
+                                                   person_display=person.display, message=message))
+
+    def consents_revoke(self, req: Request) -> Response:
+        form = req.form_dict()
+        with self._lock:
+            self._expire()
+            entry = self.sessions.get(form.get("session", ""))
+        if entry is None:
+            return self._error_page(400, self._EXPIRED)
+        person = person_by_username(entry[0])
+        assert person is not None
+        client_id = form.get("client_id", "")
+        count = self.revoke(person.username, client_id)
+        name = self.ocl[client_id].organisation_name if client_id in self.ocl else client_id
+        message = (f"De toestemming voor {name} is ingetrokken." if count
+                   else f"Er was geen lopende toestemming voor {name}.")
+        return self._consents_overview(form.get("session", ""), person, message)
+
+    def revoke(self, username: str, client_id: str) -> int:
+        """Revoke every consent of ``username`` for ``client_id``; returns how many were revoked."""
+        count = 0
+        with self._lock:
+            for grant in self.grants.values():
+                if grant.username == username and grant.client_id == client_id and not grant.revoked:
+                    self._revoke_grant(grant.id, refresh_too="revoked-refresh-accepted" not in self.faults)
+                    count += 1
+        self._record({"event": "revoke", "client_id": client_id, "username": username, "count": count})
+        return count
+
+    def _revoke_grant(self, grant_id: str, refresh_too: bool = True) -> None:
+        grant = self.grants.get(grant_id)
+        if grant is None:
+            return
+        if refresh_too:
+            grant.revoked = True
+            for rt in self.refresh_tokens.values():
+                if rt.grant_id == grant_id:
+                    rt.active = False
+        for at in self.access_tokens.values():
+            if at.grant_id == grant_id:
+                at.revoked = True
+
+    # ------------------------------------------------------------------ token endpoint
+    def handle_token(self, req: Request) -> Response:
+        request_id = req.header("MedMij-Request-ID")
+        extra = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        if request_id:
+            extra.append(("MedMij-Request-ID", request_id))
+        try:
+            if req.method != "POST":
+                raise OAuthError("invalid_request", "the token endpoint accepts only POST", 405)
+            params = self._token_params(req)
+            grant_type = params.get("grant_type")
+            self._record({"event": "token", "grant_type": grant_type, "request_id": request_id,
+                          "correlation_id": req.header("X-Correlation-ID"), "peer": sorted(req.peer_names)})
+            if "extra-token-param-rejected" in self.faults:
+                unknown = sorted(set(params) - KNOWN_TOKEN_PARAMS)
+                if unknown:
+                    raise OAuthError("invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
+            client = self.client_for_names(req.peer_names)
+            if client is None:
+                raise OAuthError("invalid_client", "the client certificate does not belong to a client on the "
+                                 "OAuth Client List", 401)
+            if not grant_type:
+                raise OAuthError("invalid_request", "grant_type is missing")
+            if grant_type == "authorization_code":
+                body = self._exchange_code(params, client)
+                if "slow-token" in self.faults:
+                    time.sleep(slow_seconds())
+            elif grant_type == "refresh_token":
+                body = self._refresh(params, client)
+            elif "unsupported-grant-wrong-error" in self.faults:
+                raise OAuthError("invalid_request", f"grant_type {grant_type} is not supported")
+            else:
+                raise OAuthError("unsupported_grant_type", f"grant_type {grant_type} is not supported")
+        except OAuthError as exc:
+            self._record({"event": "token-error", "error": exc.error})
+            headers = list(extra)
+            if exc.status == 405:
+                headers.append(("Allow", "POST"))
+            return Response.json(exc.status, {"error": exc.error, "error_description": exc.description},
+                                 extra=headers)
+        return Response.json(200, body, extra=extra)
+
+    def _token_params(self, req: Request) -> dict[str, str]:
+        ctype = req.content_type
+        json_only = "token-endpoint-json-only" in self.faults
+        if ctype in ("application/json",) or ctype.endswith("+json"):
+            if not json_only:
+                raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
+            try:
+                data = json.loads(req.body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise OAuthError("invalid_request", "the request body is not valid JSON") from None
+            if not isinstance(data, dict):
+                raise OAuthError("invalid_request", "the request body must be a JSON object")
+            return {str(k): str(v) for k, v in data.items()}
+        if json_only:
+            raise OAuthError("invalid_request", "this token endpoint accepts only application/json bodies")
+        if ctype not in ("", "application/x-www-form-urlencoded"):
+            raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
+        pairs = req.form()
+        params: dict[str, str] = {}
+        for k, v in pairs:
+            if k in params:
+                raise OAuthError("invalid_request", f"parameter {k} occurs more than once")
+            params[k] = v
+        return params
+
+    def _check_client_id(self, params: dict[str, str], client: OclEntry) -> None:
+        given = params.get("client_id")
+        if given and given != client.client_id and "code-any-client" not in self.faults:
+            raise OAuthError("invalid_client", "client_id does not match the client certificate", 401)
+
+    def _exchange_code(self, params: dict[str, str], client: OclEntry) -> dict[str, Any]:
+        self._check_client_id(params, client)
+        code = params.get("code")
+        if not code:
+            raise OAuthError("invalid_request", "code is missing")
+        redirect_uri = params.get("redirect_uri")
+        if not redirect_uri and "missing-redirect-uri-accepted" not in self.faults:
+            raise OAuthError("invalid_request", "redirect_uri is missing")
+        with self._lock:
+            record = self.codes.get(code)
+            if record is None:
+                raise OAuthError("invalid_grant", "unknown authorization code")
+            if record.client_id != client.client_id and "code-any-client" not in self.faults:
+                raise OAuthError("invalid_grant", "the authorization code was issued to another client")
+            if record.used and "code-reusable" not in self.faults:
+                # a replayed code: revoke everything issued from it (RFC 6749 §4.1.2)
+                self._revoke_grant(record.grant_id)
+                raise OAuthError("invalid_grant", "the authorization code has already been used")
+            record.used = True
+            if (self._clock() - record.issued > self.code_lifetime
+                    and "expired-code-accepted" not in self.faults):
+                raise OAuthError("invalid_grant", "the authorization code has expired")
+            if (redirect_uri and redirect_uri != record.redirect_uri
+                    and "redirect-uri-not-checked" not in self.faults):
+                raise OAuthError("invalid_grant", "redirect_uri differs from the one in the authorization request")
+            grant = self.grants[record.grant_id]
+            if grant.revoked:
+                raise OAuthError("invalid_grant", "the consent behind this code has been revoked")
+            if client.client_id != grant.client_id:  # code-any-client: the tokens belong to the presenter
+                grant = Grant(self._new_value(), grant.username, client.client_id, grant.scope, grant.services,
+                              time.time())
+                self.grants[grant.id] = grant
+            body, access, refresh = self._issue(grant)
+            record.access_tokens.append(access)
+            record.refresh_tokens.append(refresh)
+            return body
+
+    def _issue(self, grant: Grant, refresh: str | None = None) -> tuple[dict[str, Any], str, str]:
+        access = self._new_value()
+        now = self._clock()
+        self.access_tokens[access] = AccessToken(grant.id, grant.username, grant.client_id, grant.scope,
+                                                 grant.services, now + self.access_token_lifetime)
+        if refresh is None:
+            refresh = self._new_value()
+            self.refresh_tokens[refresh] = RefreshToken(grant.id, grant.client_id, now + REFRESH_TOKEN_LIFETIME)
+        body = {
+            "access_token": access,
+            "token_type": "mac" if "token-type-wrong" in self.faults else "Bearer",
+            "expires_in": int(math.ceil(self.access_token_lifetime)),
+            "scope": grant.scope,
+            "refresh_token": refresh,
+        }
+        return body, access, refresh
+
+    def _refresh(self, params: dict[str, str], client: OclEntry) -> dict[str, Any]:
+        self._check_client_id(params, client)
+        value = params.get("refresh_token")
+        if not value:
+            raise OAuthError("invalid_request", "refresh_token is missing")
+        with self._lock:
+            rt = self.refresh_tokens.get(value)
+            if rt is None or not rt.active:
+                raise OAuthError("invalid_grant", "unknown, used or revoked refresh token")
+            if rt.client_id != client.client_id:
+                raise OAuthError("invalid_grant", "the refresh token was issued to another client")
+            if rt.expires < self._clock():
+                raise OAuthError("invalid_grant", "the refresh token has expired")
+            grant = self.grants[rt.grant_id]
+            if grant.revoked and "revoked-refresh-accepted" not in self.faults:
+                raise OAuthError("invalid_grant", "the consent has been revoked")
+            requested = params.get("scope")
+            if requested and not set(requested.split()) <= set(grant.scope.split()):
+                raise OAuthError("invalid_scope", "the requested scope exceeds the consent")
+            if "refresh-not-rotated" in self.faults:
+                body, _, _ = self._issue(grant, refresh=value)
+            else:
+                rt.active = False
+                body, _, _ = self._issue(grant)
+            return body
+
+    # ------------------------------------------------------------------ for the resource server
+    def check_access_token(self, value: str, peer_names: frozenset[str]) -> TokenCheck:
+        with self._lock:
+            token = self.access_tokens.get(value)
+            if token is None:
+                return TokenCheck(False, None, "unknown access token")
+            if token.revoked or self.grants[token.grant_id].revoked:
+                return TokenCheck(False, token, "the access token has been revoked")
+            if token.expires < self._clock():
+                return TokenCheck(False, token, "the access token has expired")
+            if peer_names and not names_match(peer_names, token.client_id):
+                return TokenCheck(False, token, "the access token was issued to another client")
+            return TokenCheck(True, token)
+
+    def persons(self) -> tuple[TestPerson, ...]:
+        return PERSONS

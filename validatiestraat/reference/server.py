@@ -1,0 +1,374 @@
+"""The embedded reference DVA: a MedMij Authorization Server plus FHIR STU3 Resource Server.
+
+It is the default target of ``validatiestraat run`` and the proof that every check can fail
+(see :mod:`validatiestraat.reference.faults`)::
+
+    from validatiestraat.reference.server import ReferenceDVA
+
+    with ReferenceDVA(faults=["code-reusable"]) as dva:
+        target = dva.target_dict()   # schema of validatiestraat/target.py, absolute paths
+        ...
+
+Two HTTPS listeners on free ports of 127.0.0.1 (URLs use ``localhost``; the server certificate
+covers ``localhost`` and ``127.0.0.1``), each served by ``http.server.ThreadingHTTPServer`` in a
+daemon thread:
+
+- frontchannel: ``/oauth/authorize``, the login and consent pages, ``/oauth/consents``;
+  server certificate only;
+- backchannel: ``/oauth/token`` and the FHIR base ``/fhir``; mutual TLS against the test CA (a
+  client without a certificate, or with one from another CA, fails the handshake).
+
+The TLS handshake runs in the connection's own thread, so a stalled client cannot block the
+listener.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+from validatiestraat.reference.data import PERSONS
+from validatiestraat.reference.faults import check_faults
+from validatiestraat.reference.fhir import ResourceServer
+from validatiestraat.reference.oauth import (
+    AANBIEDER,
+    ACCESS_TOKEN_LIFETIME,
+    DEFAULT_OCL,
+    MAX_STATE_LENGTH,
+    AuthorizationServer,
+)
+from validatiestraat.reference.pki import TestPKI
+from validatiestraat.reference.tlsconfig import BACK, FRONT, build_ssl_context, peer_names
+from validatiestraat.reference.web import App, Request, Response
+
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 30.0
+MAX_BODY = 1024 * 1024
+REDIRECT_URIS = {
+    "pgo.validatiestraat.test": "https://pgo.validatiestraat.test/callback",
+    "pgo2.validatiestraat.test": "https://pgo2.validatiestraat.test/callback",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "validatiestraat-reference-dva"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT
+    server: "_Listener"
+
+    def _dispatch(self) -> None:
+        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+            self._write(Response.text(411, "chunked request bodies are not supported; send Content-Length"), True)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._write(Response.text(400, "bad Content-Length"), True)
+            return
+        if length > MAX_BODY:
+            self._write(Response.text(413, "request body too large"), True)
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        target = self.path
+        if "://" in target:  # absolute-form request target
+            parts = urlsplit(target)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        raw_path, _, raw_query = target.partition("?")
+        try:
+            peer = peer_names(self.connection.getpeercert())  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
+            peer = frozenset()
+        req = Request(
+            method=self.command,
+            path=unquote(raw_path),
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=self.headers,
+            body=body,
+            channel=self.server.channel,
+            base_url=self.server.base_url,
+            peer_names=peer,
+        )
+        try:
+            response = self.server.app(req)
+        except Exception as exc:  # the reference DVA must never hang a client on its own bug
+            self.server.note({"event": "error", "channel": self.server.channel, "path": req.path,
+                              "error": f"{type(exc).__name__}: {exc}"})
+            if self.server.verbose:
+                traceback.print_exc()
+            response = Response.text(500, "internal server error")
+        self._write(response, self.command == "HEAD")
+
+    def _write(self, response: Response, head_only: bool = False) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if not head_only and response.body:
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        if self.server.verbose:
+            sys.stderr.write(f"[{self.server.channel}] {self.address_string()} {format % args}\n")
+
+
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, channel: str, ssl_context: ssl.SSLContext, app: App,
+                 note: Callable[[dict[str, Any]], None], verbose: bool = False):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.channel = channel
+        self.ssl_context = ssl_context
+        self.app = app
+        self.note = note
+        self.verbose = verbose
+        self.base_url = f"https://localhost:{self.server_address[1]}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # runs in the connection's thread: do the TLS handshake here, not in accept()
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.note({"event": "tls-handshake-failed", "channel": self.channel,
+                       "error": f"{type(exc).__name__}: {exc}"})
+            return
+        try:
+            tls.settimeout(IDLE_TIMEOUT)
+            self.RequestHandlerClass(tls, client_address, self)
+        except (ssl.SSLError, OSError) as exc:
+            self.note({"event": "connection-error", "channel": self.channel, "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            try:
+                tls.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.note({"event": "error", "channel": self.channel, "error": traceback.format_exc(limit=3)})
+
+
+class ReferenceDVA:
+    """The embedded reference DVA (see the module docstring)."""
+
+    def __init__(
+        self,
+        workdir: Path | str | None = None,
+        faults: Iterable[str] = (),
+        code_lifetime: float = 60.0,
+        login_variant: int = 1,
+        *,
+        access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
+        verbose: bool = False,
+    ):
+        if login_variant not in (1, 2):
+            raise ValueError("login_variant must be 1 or 2")
+        self.faults: frozenset[str] = check_faults(faults)
+        self.code_lifetime = float(code_lifetime)
+        self.login_variant = login_variant
+        self.access_token_lifetime = float(access_token_lifetime)
+        self.verbose = verbose
+        self._workdir_arg = Path(workdir) if workdir is not None else None
+        self._owns_workdir = False
+        self.workdir: Path | None = None
+        self.pki: TestPKI | None = None
+        self.auth: AuthorizationServer | None = None
+        self.fhir: ResourceServer | None = None
+        self._listeners: dict[str, _Listener] = {}
+        self._threads: list[threading.Thread] = []
+        self._events_lock = threading.Lock()
+        #: what happened (authorize/token/fhir requests, handshake failures); no secrets
+        self.events: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "ReferenceDVA":
+        if self._listeners:
+            raise RuntimeError("the reference DVA is already running")
+        if self._workdir_arg is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="validatiestraat-reference-"))
+            self._owns_workdir = True
+        else:
+            self.workdir = self._workdir_arg.resolve()
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.pki = TestPKI.generate(self.workdir)
+        self.auth = AuthorizationServer(self.faults, code_lifetime=self.code_lifetime,
+                                        access_token_lifetime=self.access_token_lifetime,
+                                        login_variant=self.login_variant, record=self.note)
+        self.fhir = ResourceServer(self.auth, self.faults, record=self.note)
+        try:
+            for channel, app in ((FRONT, self._front), (BACK, self._back)):
+                ctx = build_ssl_context(self.pki, self.faults, channel, self.workdir)
+                listener = _Listener(channel, ctx, app, self.note, self.verbose)
+                self._listeners[channel] = listener
+                thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05},
+                                          name=f"reference-dva-{channel}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for listener in self._listeners.values():
+            listener.shutdown()
+            listener.server_close()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._listeners.clear()
+        self._threads.clear()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._owns_workdir = False
+
+    def __enter__(self) -> "ReferenceDVA":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._listeners)
+
+    # ------------------------------------------------------------------ applications
+    def note(self, event: dict[str, Any]) -> None:
+        with self._events_lock:
+            self.events.append({"time": time.time(), **event})
+            if len(self.events) > 10000:
+                del self.events[:1000]
+
+    def _front(self, req: Request) -> Response:
+        assert self.auth is not None
+        return self.auth.handle_front(req)
+
+    def _back(self, req: Request) -> Response:
+        assert self.auth is not None and self.fhir is not None
+        if req.path == "/oauth/token":
+            return self.auth.handle_token(req)
+        if req.path == "/fhir" or req.path.startswith("/fhir/"):
+            return self.fhir.handle(req)
+        return Response.json(404, {"error": "not_found", "error_description": f"{req.path} does not exist"})
+
+    # ------------------------------------------------------------------ addresses and target
+    def _require_running(self) -> None:
+        if not self._listeners:
+            raise RuntimeError("start() the reference DVA first")
+
+    @property
+    def frontchannel_url(self) -> str:
+        self._require_running()
+        return self._listeners[FRONT].base_url
+
+    @property
+    def backchannel_url(self) -> str:
+        self._require_running()
+        return self._listeners[BACK].base_url
+
+    def target_dict(self) -> dict[str, Any]:
+        """This DVA as a target (schema ``validatiestraat.target.TARGET_SCHEMA``; absolute paths)."""
+        self._require_running()
+        assert self.pki is not None
+        pki = self.pki
+        main, other = DEFAULT_OCL[0], DEFAULT_OCL[1]
+        first = PERSONS[0]
+
+        def login_fields(person: Any) -> dict[str, str]:
+            if self.login_variant == 2:
+                return {"bsn": person.bsn, "wachtwoord": person.password}
+            return {"username": person.username, "password": person.password}
+
+        return {
+            "name": "validatiestraat reference DVA",
+            "fhir_version": "stu3",
+            "aanbieder": AANBIEDER,
+            "gegevensdiensten": ["48"],
+            "endpoints": {
+                "authorization": f"{self.frontchannel_url}/oauth/authorize",
+                "token": f"{self.backchannel_url}/oauth/token",
+                "resource": f"{self.backchannel_url}/fhir",
+            },
+            "client": {
+                "client_id": main.client_id,
+                "redirect_uri": REDIRECT_URIS[main.client_id],
+                "certificate": str(pki.client.cert_path),
+                "key": str(pki.client.key_path),
+            },
+            "other_client": {
+                "client_id": other.client_id,
+                "redirect_uri": REDIRECT_URIS[other.client_id],
+                "certificate": str(pki.other_client.cert_path),
+                "key": str(pki.other_client.key_path),
+            },
+            "trust": [str(pki.ca_path)],
+            "login": {
+                "driver": "form",
+                "fields": login_fields(first),
+                "submit": {"decision": "approve"},
+                "deny": {"decision": "deny"},
+            },
+            "options": {
+                "reference": True,
+                "faults": sorted(self.faults),
+                "login_variant": self.login_variant,
+                "long_lived_consent": True,
+                "code_lifetime_seconds": self.code_lifetime,
+                "access_token_lifetime_seconds": self.access_token_lifetime,
+                "max_state_length": MAX_STATE_LENGTH,
+                "untrusted_client_certificate": str(pki.untrusted_client.cert_path),
+                "untrusted_client_key": str(pki.untrusted_client.key_path),
+                "persons": [p.username for p in PERSONS],
+                "person_login_fields": [login_fields(p) for p in PERSONS],
+                # a valid scope for another gegevensdienst (49): its token must not read /fhir (RS-AUTH-04)
+                "other_service_scope": f"{AANBIEDER}~49",
+                # a gegevensdienst this aanbieder offers but the OCL does not list for the client (AS-AUTHZ-06)
+                "unlisted_service_scope": f"{AANBIEDER}~51",
+                # person 2 has no data for 49: this scope is granted only partly (AS-TOKEN-14)
+                "partial_availability": {
+                    "person": PERSONS[1].username,
+                    "login_fields": login_fields(PERSONS[1]),
+                    "scope": f"{AANBIEDER}~48 {AANBIEDER}~49",
+                    "granted_scope": f"{AANBIEDER}~48",
+                },
+                # "Beheren toestemmingen": login form, then one revoke form per client
+                "consent_management": {
+                    "url": f"{self.frontchannel_url}/oauth/consents",
+                    "fields": {"username": first.username, "password": first.password},
+                    "revoke_button": "revoke",
+                },
+            },
+        }
+
+    def write_target(self, path: Path | str) -> Path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        header = ("# validatiestraat reference DVA target (generated; valid while this server runs)\n"
+                  f"# faults: {', '.join(sorted(self.faults)) or 'none'}\n")
+        out.write_text(header + yaml.safe_dump(self.target_dict(), sort_keys=False, allow_unicode=True),
+                       encoding="utf-8")
+        return out
