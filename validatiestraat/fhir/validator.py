@@ -1,0 +1,1266 @@
+"""The validator: one structural pass over plain JSON dicts, then the profile plans.
+
+Pass 1 (base layer, always): unknown elements, strict JSON primitive types and FHIR regexes, id
+length, ``null``/``[]``/``{}``, list versus single, required elements (an ``_element`` with an
+extension counts), choice exclusivity, required bindings of the base specification, dispatch of
+contained resources and Bundle entries by ``resourceType``, and the hot invariants natively
+(ele-1, ext-1, dom-1..5, bdl-*, ref-1, per-1, qty-3, cpt-2, att-1, rat-1, obs-6, obs-7, pat-1,
+ait-1/2). It also collects references and extensions on the way.
+
+Pass 2: references are resolved against the Bundle (``fullUrl`` and ``type/id`` indexes, built
+once, so linear in the Bundle size) and contained resources.
+
+Pass 3 (profile layer): for every resource, the profiles it claims in ``meta.profile`` plus the
+profiles asked for, and every extension whose definition is known by its url, are checked with
+their compiled plans. Nothing stops at the first error: all issues are reported.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Iterable, Sequence
+
+from validatiestraat.fhir import fhirpath
+from validatiestraat.fhir.base import (
+    K_COMPLEX,
+    K_PEXT,
+    K_PRIM,
+    PRIMITIVE_CHECKS,
+    PRIMITIVES,
+    BaseModel,
+    TypeDef,
+    get_base,
+    normalize_version,
+)
+from validatiestraat.fhir.conformance import Registry
+from validatiestraat.fhir.model import ERROR, INFORMATION, WARNING, Issue, ValidationResult
+from validatiestraat.fhir.profile import CORE_SD, NOVAL, CompiledProfile, PElem, ProfileCompiler
+from validatiestraat.fhir.terminology import INVALID, UNKNOWN, VALID, Terminology
+
+_RE_RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[A-Za-z0-9\-\.]{1,64})?")
+_RE_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_RE_ABS_TAIL = re.compile(r"/([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[A-Za-z0-9\-\.]{1,64})?$")
+_SLICE_PART = re.compile(r":[^.]+")
+_ANY_TARGET = frozenset({"Resource", "Any", "DomainResource"})
+
+
+class _Unknown(Exception):
+    """A slice discriminator cannot be evaluated (e.g. an unresolvable reference)."""
+
+
+class Frame:
+    """A resource inside the validated instance (the root, a Bundle entry or a contained one)."""
+
+    __slots__ = ("res", "rt", "path", "full_url", "parent", "bundle", "contained", "is_contained", "local_refs", "index", "typeid")
+
+    def __init__(self, res: dict[str, Any], rt: str, path: str, full_url: str | None, parent: "Frame | None", is_contained: bool):
+        self.res = res
+        self.rt = rt
+        self.path = path
+        self.full_url = full_url
+        self.parent = parent
+        self.is_contained = is_contained
+        self.bundle: Frame | None = None  # the Bundle frame this resource is an entry of
+        self.contained: dict[str, Frame] = {}
+        self.local_refs: set[str] = set()
+        self.index: dict[str, Frame] | None = None  # Bundle frames: fullUrl -> entry
+        self.typeid: dict[str, Frame] | None = None  # Bundle frames: "Type/id" -> entry
+
+    @property
+    def container(self) -> "Frame":
+        f = self
+        while f.is_contained and f.parent is not None:
+            f = f.parent
+        return f
+
+
+class _Ctx:
+    __slots__ = ("issues", "profile", "refs", "exts", "frames", "cur", "root", "noted", "silent", "conf_cache", "depth")
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.profile: str | None = None
+        self.refs: list[tuple[str, dict[str, Any], tuple[str, ...] | None, Frame]] = []
+        self.exts: list[tuple[dict[str, Any], str, Frame, bool]] = []
+        self.frames: list[Frame] = []
+        self.cur: Frame | None = None
+        self.root: Frame | None = None
+        self.noted: set[Any] = set()
+        self.silent = 0
+        self.conf_cache: dict[tuple[int, str], bool] = {}
+        self.depth = 0
+
+    def err(self, path: str, msg: str, code: str, source: str | None = None) -> None:
+        self.issues.append(Issue(ERROR, path, msg, self.profile, source, code))
+
+    def add(self, severity: str, path: str, msg: str, code: str, source: str | None = None, profile: Any = NOVAL) -> None:
+        self.issues.append(Issue(severity, path, msg, self.profile if profile is NOVAL else profile, source, code))
+
+    def note(self, key: Any, severity: str, path: str, msg: str, code: str, source: str | None = None, profile: str | None = None) -> None:
+        """An issue reported once per validation (e.g. 'SNOMED codes not checked')."""
+        if self.silent:
+            return
+        if key in self.noted:
+            return
+        self.noted.add(key)
+        self.issues.append(Issue(severity, path, msg, profile, source, code))
+
+
+class Validator:
+    """Validates resources of one FHIR version against base FHIR and profiles."""
+
+    def __init__(self, fhir_version: str = "stu3", packages: Sequence[str] = (), bundled: bool = True):
+        self.version = normalize_version(fhir_version)
+        self.base: BaseModel = get_base(self.version)
+        self.registry = Registry(self.version)
+        for p in packages:
+            self.registry.add_path(p)
+        if bundled:
+            self.registry.add_bundled()
+        self.terminology = Terminology(self.registry)
+        self.compiler = ProfileCompiler(self.base, self.registry)
+        self._element_td = self.base["Element"]
+        self._extension_td = self.base["Extension"]
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------------
+    # public API
+
+    def validate(self, resource: Any, profiles: Sequence[str] = ()) -> ValidationResult:
+        """Validate one resource (or Bundle) given as a JSON dict.
+
+        ``profiles`` are applied in addition to ``meta.profile``: to the resource itself when the
+        profile constrains its type, else to the Bundle entries of that type.
+        """
+        with self._lock:
+            return self._validate(resource, profiles)
+
+    def _validate(self, resource: Any, profiles: Sequence[str]) -> ValidationResult:
+        ctx = _Ctx()
+        result = ValidationResult(fhir_version=self.base.fhir_version)
+        if not isinstance(resource, dict):
+            ctx.err("$", "a FHIR resource must be a JSON object", "structure")
+            result.issues = ctx.issues
+            return result
+        rt = resource.get("resourceType")
+        result.resource_type = rt if isinstance(rt, str) else None
+        path = rt if isinstance(rt, str) and rt in self.base.resource_types else "Resource"
+        self._walk_resource(resource, path, ctx, None, None, False)
+        ctx.root = ctx.frames[0] if ctx.frames else None
+        self._resolve_refs(ctx)
+        env = fhirpath.ENV
+        old = (env.resolve, env.member_of, env.conforms_to)
+        env.resolve = lambda ref: self._fp_resolve(ref, ctx)
+        env.member_of = self._fp_member_of
+        env.conforms_to = lambda item, url: self._fp_conforms(item, url, ctx)
+        try:
+            self._apply_profiles(ctx, list(profiles), result)
+            self._check_extensions(ctx)
+        finally:
+            env.resolve, env.member_of, env.conforms_to = old
+        result.issues = _dedupe(ctx.issues)
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    # pass 1: base structure
+
+    def _walk_resource(self, res: Any, path: str, ctx: _Ctx, full_url: str | None, parent: Frame | None, contained: bool) -> Frame | None:
+        if type(res) is not dict:
+            ctx.err(path, f"a resource must be a JSON object, not {_jt(res)}", "structure")
+            return None
+        rt = res.get("resourceType")
+        if type(rt) is not str:
+            ctx.err(path, "resource has no resourceType", "resource-type")
+            return None
+        td = self.base.get(rt) if rt in self.base.resource_types else None
+        if td is None:
+            ctx.err(path, f"unknown resourceType {rt!r} (FHIR {self.base.fhir_version})", "resource-type")
+            return None
+        frame = Frame(res, rt, path, full_url, parent, contained)
+        if parent is not None and not contained:
+            frame.bundle = parent if parent.rt == "Bundle" else parent.bundle
+        ctx.frames.append(frame)
+        prev = ctx.cur
+        ctx.cur = frame
+        if not res.keys() - {"resourceType"}:
+            ctx.err(path, "resource has no content", "empty", "ele-1")
+        self._walk(res, td, path, ctx)
+        if "contained" in res:
+            self._contained_rules(res, frame, path, ctx)
+        if rt == "Bundle":
+            self._bundle_rules(res, frame, path, ctx)
+        ctx.cur = prev
+        return frame
+
+    def _walk(self, obj: dict[str, Any], td: TypeDef, path: str, ctx: _Ctx) -> None:
+        keys = td.keys
+        for key, val in obj.items():
+            ent = keys.get(key)
+            if ent is None:
+                if key == "resourceType" and td.kind == "resource":
+                    continue
+                self._unknown(obj, key, td, path, ctx)
+                continue
+            edef, tcode, kind = ent
+            if val is None:
+                ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
+                continue
+            if kind == K_PRIM:
+                check = PRIMITIVE_CHECKS[tcode]
+                if edef.is_list:
+                    if type(val) is not list:
+                        ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
+                        continue
+                    if not val:
+                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        continue
+                    ext = obj.get("_" + key)
+                    if ext is not None and (type(ext) is not list or len(ext) != len(val)):
+                        ctx.err(f"{path}._{key}", f"_{key} must be an array of the same length as {key}", "array")
+                        ext = None
+                    enum = edef.enum
+                    for i, v in enumerate(val):
+                        if v is None:
+                            if ext is None or ext[i] is None:
+                                ctx.err(f"{path}.{key}[{i}]", "null without an extension in _" + key, "null", "ele-1")
+                            continue
+                        msg = check(v)
+                        if msg is not None:
+                            ctx.err(f"{path}.{key}[{i}]", msg, "json-type" if "JSON" in msg else "invalid-value")
+                        elif enum is not None and v not in enum:
+                            ctx.err(f"{path}.{key}[{i}]", _enum_msg(v, edef), "code-invalid")
+                else:
+                    if type(val) is list:
+                        ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
+                        continue
+                    msg = check(val)
+                    if msg is not None:
+                        ctx.err(f"{path}.{key}", msg, "json-type" if "JSON" in msg else "invalid-value")
+                    elif edef.enum is not None and val not in edef.enum:
+                        ctx.err(f"{path}.{key}", _enum_msg(val, edef), "code-invalid")
+            elif kind == K_COMPLEX:
+                sub = self.base.get(tcode)
+                if edef.is_list:
+                    if type(val) is not list:
+                        ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
+                        continue
+                    if not val:
+                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        continue
+                    for i, item in enumerate(val):
+                        p = f"{path}.{key}[{i}]"
+                        if type(item) is not dict:
+                            ctx.err(p, f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
+                            continue
+                        self._complex(item, sub, tcode, edef, p, ctx)
+                else:
+                    p = f"{path}.{key}"
+                    if type(val) is not dict:
+                        if type(val) is list:
+                            ctx.err(p, f"{edef.name} does not repeat and must not be an array", "array")
+                        else:
+                            ctx.err(p, f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
+                        continue
+                    self._complex(val, sub, tcode, edef, p, ctx)
+            elif kind == K_PEXT:
+                if edef.is_list:
+                    if type(val) is not list:
+                        ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
+                        continue
+                    if not val or all(x is None for x in val):
+                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        continue
+                    if key[1:] not in obj:
+                        for i, item in enumerate(val):
+                            if item is None:
+                                ctx.err(f"{path}.{key[1:]}[{i}]", "null without a value", "null", "ele-1")
+                    for i, item in enumerate(val):
+                        if item is None:
+                            continue
+                        self._prim_ext(item, f"{path}.{key[1:]}[{i}]", ctx)
+                else:
+                    if type(val) is list:
+                        ctx.err(f"{path}.{key}", f"{key} must not be an array", "array")
+                        continue
+                    self._prim_ext(val, f"{path}.{key[1:]}", ctx)
+            else:  # contained resources, Bundle.entry.resource, Parameters.parameter.resource
+                is_contained = key == "contained"
+                full_url = obj.get("fullUrl") if td.name == "BundleEntry" else None
+                if edef.is_list:
+                    if type(val) is not list:
+                        ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
+                        continue
+                    if not val:
+                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        continue
+                    for i, item in enumerate(val):
+                        self._walk_resource(item, f"{path}.{key}[{i}]", ctx, None, ctx.cur, is_contained)
+                else:
+                    if type(val) is list:
+                        ctx.err(f"{path}.{key}", f"{key} must not be an array", "array")
+                        continue
+                    self._walk_resource(val, f"{path}.{key}", ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
+        for edef, ks in td.required:
+            for k in ks:
+                if k in obj:
+                    break
+            else:
+                ctx.err(f"{path}.{edef.name}", f"{edef.name} is required (min 1) but missing", "required", f"{td.fhir_type}.{edef.name}")
+        for edef, ks in td.choices:
+            n = 0
+            for k in ks:
+                if k in obj and not (k[0] == "_" and k[1:] in obj):
+                    n += 1
+            if n > 1:
+                present = sorted({k.lstrip("_") for k in ks if k in obj})
+                ctx.err(f"{path}.{edef.name}", f"only one type is allowed for {edef.name}, found {', '.join(present)}", "choice")
+        native = _NATIVE.get(td.name)
+        if native is not None:
+            native(self, obj, path, ctx)
+
+    def _complex(self, item: dict[str, Any], sub: TypeDef | None, tcode: str, edef: Any, p: str, ctx: _Ctx) -> None:
+        if not item:
+            ctx.err(p, "empty object is not allowed", "empty", "ele-1")
+            return
+        if sub is None:  # pragma: no cover - unknown datatype in the plan
+            return
+        if len(item) == 1 and "id" in item:
+            ctx.err(p, "element has only an id; it must have a value or children", "empty", "ele-1")
+        self._walk(item, sub, p, ctx)
+        if tcode == "Reference":
+            if "reference" in item:
+                ctx.refs.append((p, item, edef.targets, ctx.cur))  # type: ignore[arg-type]
+        elif tcode == "Extension":
+            url = item.get("url")
+            if type(url) is str and ctx.cur is not None:
+                ctx.exts.append((item, p, ctx.cur, edef.name == "modifierExtension"))
+
+    def _prim_ext(self, item: Any, p: str, ctx: _Ctx) -> None:
+        if type(item) is not dict:
+            ctx.err(p, f"the _ object of a primitive must be a JSON object, not {_jt(item)}", "json-type")
+            return
+        if not item:
+            ctx.err(p, "empty object is not allowed", "empty", "ele-1")
+            return
+        self._walk(item, self._element_td, p, ctx)
+
+    def _unknown(self, obj: dict[str, Any], key: str, td: TypeDef, path: str, ctx: _Ctx) -> None:
+        hint = ""
+        if key.startswith("_") and key[1:] in td.keys:
+            hint = f" ({key[1:]} is not a primitive)"
+        else:
+            for ed in td.elements.values():
+                if ed.is_choice and key.startswith(ed.name[:-3]) and key[len(ed.name) - 3 : len(ed.name) - 2].isupper():
+                    allowed = ", ".join(ed.types.values())
+                    hint = f" (type not allowed for {ed.name}; allowed: {allowed})"
+                    break
+        ctx.err(f"{path}.{key}", f"unknown element {key!r} in {td.fhir_type}{hint}", "unknown-element")
+
+    # -- native invariants -----------------------------------------------------------------
+
+    def _contained_rules(self, res: dict[str, Any], frame: Frame, path: str, ctx: _Ctx) -> None:
+        contained = res.get("contained")
+        if type(contained) is not list:
+            return
+        for i, c in enumerate(contained):
+            if type(c) is not dict:
+                continue
+            p = f"{path}.contained[{i}]"
+            if "contained" in c:
+                ctx.err(p, "a contained resource must not contain resources", "invariant", "dom-2")
+            meta = c.get("meta")
+            if type(meta) is dict:
+                if "versionId" in meta or "lastUpdated" in meta:
+                    ctx.err(p, "a contained resource must not have meta.versionId or meta.lastUpdated", "invariant", "dom-4")
+                if "security" in meta:
+                    ctx.err(p, "a contained resource must not have security labels", "invariant", "dom-5")
+            if self.version == "stu3" and "text" in c:
+                ctx.err(p, "a contained resource must not have narrative", "invariant", "dom-1")
+            cid = c.get("id")
+            if type(cid) is str:
+                if cid in frame.contained:
+                    ctx.err(p, f"duplicate contained id {cid!r}", "invariant")
+                for f in ctx.frames:
+                    if f.res is c:
+                        frame.contained[cid] = f
+                        break
+            else:
+                ctx.err(p, "a contained resource must have an id", "invariant", "dom-3")
+
+    def _bundle_rules(self, res: dict[str, Any], frame: Frame, path: str, ctx: _Ctx) -> None:
+        btype = res.get("type")
+        entries = res.get("entry")
+        if "total" in res and btype not in ("searchset", "history"):
+            ctx.err(f"{path}.total", "total is only allowed in a searchset or history Bundle", "invariant", "bdl-1")
+        index: dict[str, Frame] = {}
+        typeid: dict[str, Frame] = {}
+        frame.index = index
+        frame.typeid = typeid
+        if type(entries) is not list:
+            return
+        by_res = {id(f.res): f for f in ctx.frames if f.bundle is frame}
+        r4 = self.version == "r4"
+        for i, e in enumerate(entries):
+            if type(e) is not dict:
+                continue
+            p = f"{path}.entry[{i}]"
+            if "search" in e and btype != "searchset":
+                ctx.err(f"{p}.search", "entry.search is only allowed in a searchset Bundle", "invariant", "bdl-2")
+            req_ok = btype in ("batch", "transaction", "history")
+            if "request" in e and not req_ok:
+                ctx.err(f"{p}.request", "entry.request is only allowed in batch, transaction and history Bundles", "invariant", "bdl-3")
+            elif r4 and req_ok and "request" not in e:
+                ctx.err(p, "entry.request is required in batch, transaction and history Bundles", "invariant", "bdl-3")
+            resp_ok = btype in ("batch-response", "transaction-response") or (r4 and btype == "history")
+            if "response" in e and not resp_ok:
+                ctx.err(f"{p}.response", "entry.response is only allowed in batch-response and transaction-response Bundles", "invariant", "bdl-4")
+            elif r4 and resp_ok and "response" not in e:
+                ctx.err(p, "entry.response is required in batch-response, transaction-response and history Bundles", "invariant", "bdl-4")
+            if not ("resource" in e or "request" in e or "response" in e):
+                ctx.err(p, "an entry must have a resource, a request or a response", "invariant", "bdl-5")
+            r = e.get("resource")
+            f = by_res.get(id(r)) if type(r) is dict else None
+            fu = e.get("fullUrl")
+            if type(fu) is str:
+                if r4 and "/_history/" in fu:
+                    ctx.err(f"{p}.fullUrl", "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
+                if f is not None:
+                    other = index.get(fu)
+                    if other is not None:
+                        v1 = _version_id(other.res)
+                        v2 = _version_id(f.res)
+                        if v1 is None or v1 == v2:
+                            ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} is not unique in the Bundle (also {other.path})", "invariant", "bdl-7")
+                    else:
+                        index[fu] = f
+                    m = _RE_ABS_TAIL.search(fu)
+                    if m is not None and m.group(1) != f.rt:
+                        ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
+                    rid = f.res.get("id")
+                    if m is not None and type(rid) is str and m.group(2) != rid:
+                        ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
+            if f is not None:
+                rid = f.res.get("id")
+                if type(rid) is str:
+                    typeid.setdefault(f"{f.rt}/{rid}", f)
+
+    # ------------------------------------------------------------------------------------------
+    # pass 2: references
+
+    def _resolve(self, ref: str, frame: Frame) -> Frame | None:
+        if ref.startswith("#"):
+            cont = frame.container
+            if ref == "#":
+                return cont
+            return cont.contained.get(ref[1:])
+        top = frame.container
+        bundle = top.bundle
+        if bundle is None or bundle.index is None:
+            return None
+        hit = bundle.index.get(ref)
+        if hit is not None:
+            return hit
+        m = _RE_RELATIVE.fullmatch(ref)
+        if m is not None:
+            fu = top.full_url
+            if fu:
+                tail = _RE_ABS_TAIL.search(fu)
+                if tail is not None:
+                    hit = bundle.index.get(fu[: tail.start() + 1] + ref)
+                    if hit is not None:
+                        return hit
+            return bundle.typeid.get(f"{m.group(1)}/{m.group(2)}") if bundle.typeid is not None else None
+        return None
+
+    def _resolve_refs(self, ctx: _Ctx) -> None:
+        for p, item, targets, frame in ctx.refs:
+            ref = item.get("reference")
+            if type(ref) is not str:
+                continue
+            p = p + ".reference"
+            if ref.startswith("#"):
+                frame.container.local_refs.add(ref[1:])
+                target = self._resolve(ref, frame)
+                if target is None:
+                    ctx.err(p, f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
+                    continue
+            else:
+                rtype = None
+                m = _RE_RELATIVE.fullmatch(ref)
+                if m is not None:
+                    rtype = m.group(1)
+                elif _RE_ABSOLUTE.fullmatch(ref):
+                    tail = _RE_ABS_TAIL.search(ref)
+                    if tail is not None and tail.group(1) in self.base.resource_types:
+                        rtype = tail.group(1)
+                else:
+                    ctx.err(p, f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
+                    continue
+                if rtype is not None and rtype not in self.base.resource_types:
+                    ctx.err(p, f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
+                    continue
+                target = self._resolve(ref, frame)
+                if target is None:
+                    if ref.startswith("urn:") and frame.container.bundle is not None:
+                        ctx.err(p, f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
+                    if rtype is not None and targets and not (set(targets) & _ANY_TARGET) and rtype not in targets:
+                        ctx.err(p, f"reference to {rtype} is not allowed here (allowed: {', '.join(targets)})", "reference")
+                    continue
+            if targets and not (set(targets) & _ANY_TARGET) and target.rt not in targets:
+                ctx.err(p, f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(targets)})", "reference")
+        # dom-3: every contained resource is referenced from elsewhere in its container
+        for f in ctx.frames:
+            if f.contained:
+                for cid, cf in f.contained.items():
+                    if cid not in f.local_refs:
+                        ctx.err(cf.path, f"contained resource {cid!r} is not referenced from the resource", "invariant", "dom-3")
+
+    def _fp_resolve(self, ref: Any, ctx: _Ctx) -> Any:
+        if isinstance(ref, dict):
+            ref = ref.get("reference")
+        if not isinstance(ref, str) or ctx.cur is None:
+            return None
+        f = self._resolve(ref, ctx.cur)
+        return f.res if f is not None else None
+
+    # ------------------------------------------------------------------------------------------
+    # pass 3: profiles
+
+    def profile(self, url: str) -> CompiledProfile | None:
+        with self._lock:
+            return self.compiler.get(url)
+
+    def _apply_profiles(self, ctx: _Ctx, extra: list[str], result: ValidationResult) -> None:
+        used: dict[str, dict[str, Any]] = {}
+        root = ctx.root
+        extra_types: dict[str, str | None] = {u: self.compiler.type_of(u) for u in extra}
+        for frame in list(ctx.frames):
+            urls: list[str] = []
+            meta = frame.res.get("meta")
+            if type(meta) is dict and type(meta.get("profile")) is list:
+                urls.extend(u for u in meta["profile"] if type(u) is str)
+            for u in extra:
+                t = extra_types.get(u)
+                if frame is root or (t is not None and t == frame.rt and not frame.is_contained):
+                    if u not in urls and (frame is root or root is None or root.rt == "Bundle"):
+                        if frame is root and t is not None and t != frame.rt and root.rt == "Bundle":
+                            continue  # a profile for the entries, not for the Bundle itself
+                        urls.append(u)
+            for url in urls:
+                cp = self.compiler.get(url)
+                if cp is None:
+                    ctx.add(WARNING, frame.path, f"profile {url} is not available; checked against base FHIR only", "profile-not-found", None, url)
+                    continue
+                if cp.type != frame.rt:
+                    ctx.add(ERROR, frame.path, f"profile {url} constrains {cp.type}, not {frame.rt}", "profile-not-found", None, url)
+                    continue
+                if url not in used:
+                    used[url] = cp.info()
+                    for note in cp.notes:
+                        ctx.note(("note", url, note), INFORMATION, frame.path, note, "not-checked", None, url)
+                ctx.profile = cp.url
+                ctx.cur = frame
+                self._check_item(frame.res, None, cp.root, frame.rt, frame.path, ctx)
+                ctx.profile = None
+        result.profiles_used = list(used.values())
+
+    def _check_extensions(self, ctx: _Ctx) -> None:
+        for item, p, frame, modifier in ctx.exts:
+            url = item["url"]
+            cp = self.compiler.get(url)
+            if cp is None:
+                if modifier:
+                    ctx.add(WARNING, p, f"modifier extension {url} is not known; the resource may not be safe to process", "not-checked", None, None)
+                elif not url.startswith(CORE_SD) or True:
+                    ctx.note(("ext", url), INFORMATION, p, f"extension {url} is not known; its content was not checked against a definition", "not-checked")
+                continue
+            if cp.type != "Extension":
+                ctx.err(p, f"{url} is a profile of {cp.type}, not an extension definition", "type")
+                continue
+            ctx.profile = cp.url
+            ctx.cur = frame
+            self._check_item(item, None, cp.root, "Extension", p, ctx)
+            ctx.profile = None
+
+    def _check_item(self, value: Any, ext: Any, pe: PElem, tcode: str, path: str, ctx: _Ctx) -> None:
+        if pe.fixed is not NOVAL and value is not None:
+            if not _equal(value, pe.fixed):
+                ctx.err(path, f"value must be exactly {_short(pe.fixed)} (fixed), found {_short(value)}", "fixed", pe.eid)
+        if pe.pattern is not NOVAL and value is not None:
+            if not _pattern_match(value, pe.pattern):
+                ctx.err(path, f"value must match the pattern {_short(pe.pattern)}, found {_short(value)}", "pattern", pe.eid)
+        if pe.binding is not None and value is not None:
+            self._check_binding(value, tcode, pe, path, ctx)
+        if pe.max_length is not None and type(value) is str and len(value) > pe.max_length:
+            ctx.err(path, f"value is longer than maxLength {pe.max_length}", "invalid-value", pe.eid)
+        if pe.min_value is not None or pe.max_value is not None:
+            self._check_range(value, pe, path, ctx)
+        if pe.types is not None:
+            types = pe.types
+            profs = types.get(tcode)
+            if profs is None:
+                if pe.bdef is not None and len(pe.bdef.types) > 1 and not any(self.base.specializes(t, tcode) for t in types):
+                    ctx.err(path, f"type {tcode} is not allowed here (allowed: {', '.join(types)})", "type", pe.eid)
+            elif profs:
+                self._check_type_profiles(value, ext, profs, pe, tcode, path, ctx)
+        if pe.targets is not None and tcode == "Reference" and type(value) is dict:
+            self._check_targets(value, pe, path, ctx)
+        if pe.constraints:
+            for c in pe.constraints:
+                self._check_constraint(c, value, ext, tcode, pe, path, ctx)
+        if pe.children:
+            ch = pe.children.get(tcode)
+            if ch:
+                if tcode in PRIMITIVES:
+                    self._check_children(ext if type(ext) is dict else {}, ch, path, ctx)
+                elif type(value) is dict:
+                    self._check_children(value, ch, path, ctx)
+        if pe.variants:
+            v = pe.variants.get(tcode)
+            if v is not None:
+                self._check_item(value, ext, v, tcode, path, ctx)
+
+    def _gather(self, obj: dict[str, Any], bdef: Any, path: str) -> list[tuple[Any, Any, str, str]]:
+        out: list[tuple[Any, Any, str, str]] = []
+        for tcode, key in bdef.types.items():
+            val = obj.get(key)
+            prim = tcode in PRIMITIVES
+            ext = obj.get("_" + key) if prim else None
+            if val is None and ext is None:
+                continue
+            if bdef.is_list:
+                if type(val) is list:
+                    vals = val
+                elif val is None:
+                    vals = []
+                else:
+                    continue
+                exts = ext if type(ext) is list else []
+                n = len(vals) if len(vals) >= len(exts) else len(exts)
+                for i in range(n):
+                    v = vals[i] if i < len(vals) else None
+                    e = exts[i] if i < len(exts) else None
+                    if v is None and e is None:
+                        continue
+                    if not prim and type(v) is not dict:
+                        continue
+                    out.append((v, e, tcode, f"{path}.{key}[{i}]"))
+            else:
+                if type(val) is list or type(ext) is list:
+                    continue
+                if not prim and type(val) is not dict:
+                    continue
+                out.append((val, ext, tcode, f"{path}.{key}"))
+        return out
+
+    def _check_children(self, obj: dict[str, Any], ch: dict[str, PElem], path: str, ctx: _Ctx) -> None:
+        for name, cpe in ch.items():
+            bdef = cpe.bdef
+            if bdef is None:
+                continue
+            items = self._gather(obj, bdef, path)
+            n = len(items)
+            mn = cpe.min
+            if mn is not None and n < mn and mn > bdef.min:
+                ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: minimum cardinality is {mn}, found {n}", "cardinality", cpe.eid)
+            mx = cpe.max
+            if mx is not None and mx >= 0 and n > mx and not (mx >= 1 and not bdef.is_list):
+                ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: maximum cardinality is {mx}, found {n}", "cardinality", cpe.eid)
+            if cpe.variants:
+                for vt, v in cpe.variants.items():
+                    if v.min is not None and v.min >= 1 or v.max == 0:
+                        cnt = sum(1 for it in items if it[2] == vt)
+                        if v.min is not None and cnt < v.min:
+                            ctx.err(f"{path}.{bdef.types.get(vt, name)}", f"{bdef.types.get(vt, name)}: minimum cardinality is {v.min}, found {cnt}", "cardinality", v.eid)
+                        if v.max == 0 and cnt:
+                            ctx.err(f"{path}.{bdef.types.get(vt, name)}", f"{bdef.types.get(vt, name)} is not allowed (max 0)", "cardinality", v.eid)
+            if not items:
+                if cpe.slices:
+                    self._check_slicing(items, cpe, path, ctx)
+                continue
+            if cpe.slicing is not None and cpe.slices:
+                self._check_slicing(items, cpe, path, ctx)
+            for v, e, tcode, ipath in items:
+                self._check_item(v, e, cpe, tcode, ipath, ctx)
+
+    # -- slicing ---------------------------------------------------------------------------
+
+    def _check_slicing(self, items: list[tuple[Any, Any, str, str]], pe: PElem, path: str, ctx: _Ctx) -> None:
+        sl = pe.slicing
+        slices = pe.slices
+        assigned: list[str | None] = [None] * len(items)
+        uncertain = [False] * len(items)
+        for idx, it in enumerate(items):
+            for sname, spe in slices.items():
+                m = self._match(it, spe, ctx)
+                if m is True:
+                    assigned[idx] = sname
+                    break
+                if m is None:
+                    uncertain[idx] = True
+        where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
+        open_uncertain = any(u and a is None for u, a in zip(uncertain, assigned))
+        for sname, spe in slices.items():
+            c = sum(1 for a in assigned if a == sname)
+            if spe.min is not None and c < spe.min:
+                if open_uncertain:
+                    ctx.add(INFORMATION, where, f"slice {sname!r}: could not determine whether the minimum of {spe.min} is met (discriminator not resolvable)", "not-checked", spe.eid)
+                else:
+                    ctx.err(where, f"slice {sname!r} requires at least {spe.min}, found {c}", "slice", spe.eid)
+            if spe.max is not None and spe.max >= 0 and c > spe.max:
+                ctx.err(where, f"slice {sname!r} allows at most {spe.max}, found {c}", "slice", spe.eid)
+        if sl is not None:
+            if sl.rules == "closed":
+                for (v, e, t, ipath), a, u in zip(items, assigned, uncertain):
+                    if a is None and not u:
+                        ctx.err(ipath, f"does not match any slice of {pe.eid} and the slicing is closed", "slice", pe.eid)
+            elif sl.rules == "openAtEnd":
+                seen_unmatched = False
+                for (v, e, t, ipath), a in zip(items, assigned):
+                    if a is None:
+                        seen_unmatched = True
+                    elif seen_unmatched:
+                        ctx.err(ipath, f"slice {a!r} must come before unmatched items (openAtEnd)", "slice", pe.eid)
+            if sl.ordered:
+                order = {n: i for i, n in enumerate(slices)}
+                last = -1
+                for (v, e, t, ipath), a in zip(items, assigned):
+                    if a is None:
+                        continue
+                    if order[a] < last:
+                        ctx.err(ipath, f"slice {a!r} is out of order (the slicing is ordered)", "slice", pe.eid)
+                    last = max(last, order[a])
+        for (v, e, tcode, ipath), a in zip(items, assigned):
+            if a is not None:
+                self._check_item(v, e, slices[a], tcode, ipath, ctx)
+
+    def _match(self, it: tuple[Any, Any, str, str], spe: PElem, ctx: _Ctx) -> bool | None:
+        tests = spe.disc
+        v, e, tcode, ipath = it
+        if tests is None:
+            return self._conforms_elem(v, e, tcode, spe, ctx)
+        for kind, segs, expected in tests:
+            if kind == "type" and not segs:
+                if not (tcode in expected or any(self.base.specializes(tcode, x) for x in expected)):
+                    return False
+                continue
+            try:
+                vals = self._navigate(v, e, segs, ctx)
+            except _Unknown:
+                return None
+            if kind == "fixed":
+                ok = any(_equal(x, ex) for x in vals for ex in expected)
+            elif kind == "pattern":
+                ok = any(_pattern_match(x, ex) for x in vals for ex in expected)
+            elif kind == "binding":
+                ok = False
+                undecided = False
+                for x in vals:
+                    r = self._in_value_set(x, expected)
+                    if r == VALID:
+                        ok = True
+                        break
+                    if r == UNKNOWN:
+                        undecided = True
+                if not ok and undecided:
+                    return None
+            elif kind == "exists":
+                ok = bool(vals) == expected
+            elif kind == "type":
+                ok = any(type(x) is dict and x.get("resourceType") in expected for x in vals)
+            elif kind == "profile":
+                ok = False
+                for x in vals:
+                    for url in expected:
+                        if type(x) is dict and "resourceType" in x:
+                            r = self._conforms_resource(x, url, ctx)
+                        else:
+                            r = self._conforms_profile(x, e, tcode, url, ctx)
+                        if r:
+                            ok = True
+                            break
+                    if ok:
+                        break
+            else:  # pragma: no cover
+                ok = False
+            if not ok:
+                return False
+        return True
+
+    def _navigate(self, v: Any, e: Any, segs: list[str], ctx: _Ctx) -> list[Any]:
+        if not segs:
+            return [v] if v is not None else []
+        vals: list[Any] = [v] if v is not None else []
+        if segs and segs[0].startswith("extension") and e is not None and type(v) is not dict:
+            vals = [e]
+        for seg in segs:
+            nxt: list[Any] = []
+            if seg == "resolve()":
+                for x in vals:
+                    ref = x.get("reference") if type(x) is dict else x
+                    if type(ref) is not str or ctx.cur is None:
+                        raise _Unknown()
+                    f = self._resolve(ref, ctx.cur)
+                    if f is None:
+                        raise _Unknown()
+                    nxt.append(f.res)
+            elif seg.startswith("extension("):
+                url = seg[len("extension("):-1].strip()
+                if url.startswith("url"):
+                    url = url.split("=", 1)[-1].strip()
+                url = url.strip("'\"")
+                for x in vals:
+                    if type(x) is dict:
+                        for ex in x.get("extension") or []:
+                            if type(ex) is dict and ex.get("url") == url:
+                                nxt.append(ex)
+            elif seg.startswith("ofType("):
+                nxt = vals
+            else:
+                for x in vals:
+                    if type(x) is not dict:
+                        continue
+                    y = x.get(seg)
+                    if y is None:
+                        for k, val in x.items():
+                            if k.startswith(seg) and len(k) > len(seg) and k[len(seg)].isupper():
+                                y = val
+                                break
+                    if y is None:
+                        continue
+                    if type(y) is list:
+                        nxt.extend(z for z in y if z is not None)
+                    else:
+                        nxt.append(y)
+            vals = nxt
+        return vals
+
+    def _silent(self, ctx: _Ctx, fn: Any) -> bool:
+        """Run a check without reporting; True when it found no errors."""
+        if ctx.depth > 12:
+            return False
+        saved = ctx.issues
+        saved_profile = ctx.profile
+        ctx.issues = []
+        ctx.silent += 1
+        ctx.depth += 1
+        try:
+            fn()
+            return not any(i.severity == ERROR for i in ctx.issues)
+        finally:
+            ctx.issues = saved
+            ctx.silent -= 1
+            ctx.depth -= 1
+            ctx.profile = saved_profile
+
+    def _conforms_elem(self, v: Any, e: Any, tcode: str, spe: PElem, ctx: _Ctx) -> bool:
+        # the slice's own rules without its (unknowable) cardinality
+        return self._silent(ctx, lambda: self._check_item(v, e, spe, tcode, "$", ctx))
+
+    def _conforms_profile(self, v: Any, e: Any, tcode: str, url: str, ctx: _Ctx) -> bool:
+        if tcode == "Extension" and type(v) is dict:
+            if v.get("url") == url:
+                return True
+        cp = self.compiler.get(url)
+        if cp is None:
+            return False
+        key = (id(v), url)
+        hit = ctx.conf_cache.get(key)
+        if hit is not None:
+            return hit
+
+        def run() -> None:
+            ctx.profile = url
+            self._check_item(v, e, cp.root, tcode, "$", ctx)
+
+        r = self._silent(ctx, run)
+        ctx.conf_cache[key] = r
+        return r
+
+    def _conforms_resource(self, res: dict[str, Any], url: str, ctx: _Ctx) -> bool:
+        meta = res.get("meta")
+        if type(meta) is dict and type(meta.get("profile")) is list and url in meta["profile"]:
+            return True  # it claims the profile and is validated against it on its own
+        if url.startswith(CORE_SD):
+            return res.get("resourceType") == url[len(CORE_SD):]
+        cp = self.compiler.get(url)
+        if cp is None:
+            return False
+        if cp.type != res.get("resourceType"):
+            return False
+        key = (id(res), url)
+        hit = ctx.conf_cache.get(key)
+        if hit is not None:
+            return hit
+        frame = next((f for f in ctx.frames if f.res is res), None)
+
+        def run() -> None:
+            prev = ctx.cur
+            if frame is not None:
+                ctx.cur = frame
+            ctx.profile = url
+            try:
+                self._check_item(res, None, cp.root, cp.type, "$", ctx)
+            finally:
+                ctx.cur = prev
+
+        r = self._silent(ctx, run)
+        ctx.conf_cache[key] = r
+        return r
+
+    def _fp_conforms(self, item: Any, url: str, ctx: _Ctx) -> bool:
+        if type(item) is dict and "resourceType" in item:
+            return self._conforms_resource(item, url, ctx)
+        return False
+
+    # -- element rules ---------------------------------------------------------------------
+
+    def _check_type_profiles(self, value: Any, ext: Any, profs: list[str], pe: PElem, tcode: str, path: str, ctx: _Ctx) -> None:
+        if tcode == "Extension":
+            # extensions are checked against their own definition by url (see _check_extensions);
+            # here only the url must be one of the allowed extension profiles
+            if type(value) is dict and pe.slice_name is None and len(profs) and value.get("url") not in profs and not pe.inlined:
+                ctx.err(path, f"extension url {value.get('url')!r} is not one of {', '.join(profs)}", "type", pe.eid)
+            return
+        if tcode == "Reference" or (type(value) is not dict and tcode not in PRIMITIVES):
+            return
+        todo = [u for u in profs if u not in pe.inlined]
+        if not todo:
+            return
+        compiled = []
+        for u in todo:
+            cp = self.compiler.get(u)
+            if cp is None:
+                ctx.note(("prof", u), INFORMATION, path, f"profile {u} is not available; {pe.eid} was not checked against it", "not-checked", pe.eid)
+            else:
+                compiled.append(cp)
+        if not compiled:
+            return
+        if len(compiled) == 1:
+            cp = compiled[0]
+            saved = ctx.profile
+            ctx.profile = cp.url
+            try:
+                self._check_item(value, ext, cp.root, tcode, path, ctx)
+            finally:
+                ctx.profile = saved
+            return
+        for cp in compiled:
+            if self._conforms_profile(value, ext, tcode, cp.url, ctx):
+                return
+        ctx.err(path, f"does not conform to any of the profiles {', '.join(c.url for c in compiled)}", "type", pe.eid)
+
+    def _check_targets(self, value: dict[str, Any], pe: PElem, path: str, ctx: _Ctx) -> None:
+        ref = value.get("reference")
+        if type(ref) is not str or ctx.cur is None:
+            return
+        targets = pe.targets or []
+        types = {}
+        for t in targets:
+            types[t] = self.compiler.type_of(t)
+        allowed_types = {t for t in types.values() if t is not None}
+        if not allowed_types or allowed_types & _ANY_TARGET:
+            return
+        f = self._resolve(ref, ctx.cur)
+        rtype = f.rt if f is not None else None
+        if rtype is None:
+            m = _RE_RELATIVE.fullmatch(ref) or _RE_ABS_TAIL.search(ref)
+            rtype = m.group(1) if m is not None else None
+        if rtype is None:
+            return
+        if rtype not in allowed_types:
+            ctx.err(f"{path}.reference", f"reference to a {rtype} is not allowed here (target profiles: {', '.join(targets)})", "reference", pe.eid)
+            return
+        if f is None:
+            return
+        candidates = [t for t, ty in types.items() if ty == rtype]
+        if any(t.startswith(CORE_SD) for t in candidates):
+            return
+        for t in candidates:
+            if self.compiler.get(t) is None:
+                return  # cannot check an unavailable target profile
+            if self._conforms_resource(f.res, t, ctx):
+                return
+        ctx.err(f"{path}.reference", f"the referenced {rtype} ({f.path}) does not conform to {' or '.join(candidates)}", "reference", pe.eid)
+
+    def _in_value_set(self, value: Any, vs: str) -> str:
+        idx = self.terminology.value_set(vs)
+        if idx.missing:
+            return UNKNOWN
+        if type(value) is str:
+            return idx.check(None, value)
+        if type(value) is dict:
+            if "coding" in value:
+                rs = [idx.check(c.get("system"), c.get("code")) for c in value.get("coding") or [] if type(c) is dict]
+                if VALID in rs:
+                    return VALID
+                return UNKNOWN if UNKNOWN in rs else INVALID
+            if "code" in value:
+                return idx.check(value.get("system"), value.get("code"))
+        return INVALID
+
+    def _fp_member_of(self, value: Any, vs: str) -> bool | None:
+        r = self._in_value_set(value, vs)
+        return None if r == UNKNOWN else r == VALID
+
+    def _check_binding(self, value: Any, tcode: str, pe: PElem, path: str, ctx: _Ctx) -> None:
+        strength, vs = pe.binding  # type: ignore[misc]
+        if tcode in ("code", "string", "uri"):
+            codings = [(None, value)] if type(value) is str else []
+        elif tcode == "Coding":
+            codings = [(value.get("system"), value.get("code"))] if type(value) is dict else []
+            if not codings[0][1]:
+                return
+        elif tcode == "CodeableConcept":
+            if type(value) is not dict:
+                return
+            codings = [(c.get("system"), c.get("code")) for c in value.get("coding") or [] if type(c) is dict and "code" in c]
+            if not codings:
+                if strength == "required" and "coding" not in value:
+                    ctx.err(path, f"no code given, and a code from value set {vs} is required", "binding", pe.eid)
+                return
+        elif tcode in ("Quantity", "Age", "Duration", "Distance", "Count", "Money", "SimpleQuantity"):
+            if type(value) is not dict or "code" not in value:
+                return
+            codings = [(value.get("system"), value.get("code"))]
+        else:
+            return
+        idx = self.terminology.value_set(vs)
+        if idx.missing:
+            ctx.note(("vs", vs), INFORMATION, path, f"{idx.missing}; codes bound to it were not checked", "not-checked", pe.eid, ctx.profile)
+            return
+        results = [idx.check(s, c) for s, c in codings]
+        if VALID in results:
+            return
+        if UNKNOWN in results:
+            systems = sorted({s or "(no system)" for (s, c), r in zip(codings, results) if r == UNKNOWN})
+            ctx.note(("vsu", vs, tuple(systems)), INFORMATION, path,
+                     f"codes from {', '.join(systems)} in value set {vs} cannot be checked offline (not checked)",
+                     "not-checked", pe.eid, ctx.profile)
+            return
+        shown = ", ".join(f"{s}|{c}" if s else str(c) for s, c in codings)
+        sev = ERROR if strength == "required" else WARNING
+        ctx.add(sev, path, f"{shown} is not in the {strength} value set {idx.display} ({vs})", "code-invalid", pe.eid)
+
+    def _check_range(self, value: Any, pe: PElem, path: str, ctx: _Ctx) -> None:
+        v = value.get("value") if type(value) is dict else value
+        if v is None or type(v) is bool:
+            return
+        lo = pe.min_value.get("value") if type(pe.min_value) is dict else pe.min_value
+        hi = pe.max_value.get("value") if type(pe.max_value) is dict else pe.max_value
+        try:
+            if lo is not None and v < lo:
+                ctx.err(path, f"value {v} is below the minimum {lo}", "invalid-value", pe.eid)
+            if hi is not None and v > hi:
+                ctx.err(path, f"value {v} is above the maximum {hi}", "invalid-value", pe.eid)
+        except TypeError:
+            pass
+
+    def _check_constraint(self, c: Any, value: Any, ext: Any, tcode: str, pe: PElem, path: str, ctx: _Ctx) -> None:
+        ce = fhirpath.compile_expression(c.expression, self.version)
+        if tcode in PRIMITIVES:
+            from fhirpathpy.engine.nodes import ResourceNode
+
+            item: Any = ResourceNode.create_node(value, _type_path(pe, tcode, self.base), _data=ext)
+            type_path = None
+        else:
+            item = value
+            type_path = _type_path(pe, tcode, self.base)
+        frame = ctx.cur
+        resource = frame.res if frame is not None else value
+        root = ctx.root.res if ctx.root is not None else resource
+        ok, problem = fhirpath.evaluate(ce, item, type_path, resource, root)
+        if ok is False:
+            sev = ERROR if c.severity == "error" else WARNING
+            ctx.add(sev, path, f"{c.key}: {c.human}", "invariant", c.key)
+        elif ok is None:
+            ctx.note(("fp", c.key, c.expression), INFORMATION, path, f"constraint {c.key} could not be evaluated ({problem}); not checked", "not-checked", c.key, ctx.profile)
+
+
+# ---------------------------------------------------------------------------------------------
+# native invariants on base types
+
+
+def _period(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    s, e = obj.get("start"), obj.get("end")
+    if type(s) is str and type(e) is str:
+        n = min(len(s), len(e), 10)
+        if s[:n] > e[:n]:
+            ctx.err(path, f"start {s} is after end {e}", "invariant", "per-1")
+
+
+def _quantity(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    if "code" in obj and "system" not in obj:
+        ctx.err(path, "if a unit code is present, the system must be present too", "invariant", "qty-3")
+
+
+def _contact_point(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    if "value" in obj and "system" not in obj:
+        ctx.err(path, "a contact point with a value must have a system", "invariant", "cpt-2")
+
+
+def _attachment(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    if "data" in obj and "contentType" not in obj:
+        ctx.err(path, "an attachment with data must have a contentType", "invariant", "att-1")
+
+
+def _ratio(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    if ("numerator" in obj) != ("denominator" in obj):
+        ctx.err(path, "numerator and denominator must both be present or both absent", "invariant", "rat-1")
+
+
+def _extension(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    has_ext = "extension" in obj
+    has_value = any(k.startswith("value") or k.startswith("_value") for k in obj)
+    if has_ext == has_value:
+        ctx.err(path, "an extension must have either extensions or a value[x], not both" if has_ext else
+                "an extension must have either extensions or a value[x]", "invariant", "ext-1")
+
+
+def _observation(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    has_value = any(k.startswith("value") and len(k) > 5 and k[5].isupper() for k in obj)
+    if has_value and "dataAbsentReason" in obj:
+        ctx.err(path, "dataAbsentReason must only be present when there is no value", "invariant", "obs-6")
+    if has_value and type(obj.get("component")) is list and type(obj.get("code")) is dict:
+        own = {(c.get("system"), c.get("code")) for c in obj["code"].get("coding") or [] if type(c) is dict}
+        for i, comp in enumerate(obj["component"]):
+            if type(comp) is dict and type(comp.get("code")) is dict:
+                codes = {(c.get("system"), c.get("code")) for c in comp["code"].get("coding") or [] if type(c) is dict}
+                if own & codes:
+                    ctx.err(f"{path}.component[{i}]", "a component must not have the same code as the observation when the observation has a value", "invariant", "obs-7")
+
+
+def _observation_component(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    has_value = any(k.startswith("value") and len(k) > 5 and k[5].isupper() for k in obj)
+    if has_value and "dataAbsentReason" in obj:
+        ctx.err(path, "dataAbsentReason must only be present when there is no value", "invariant", "obs-6")
+
+
+def _patient_contact(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    if not ("name" in obj or "telecom" in obj or "address" in obj or "organization" in obj):
+        ctx.err(path, "a contact must have a name, telecom, address or organization", "invariant", "pat-1")
+
+
+def _allergy(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    vs = obj.get("verificationStatus")
+    if type(vs) is dict:  # R4: CodeableConcept
+        eie = any(type(c) is dict and c.get("code") == "entered-in-error" for c in vs.get("coding") or [])
+    else:
+        eie = vs == "entered-in-error"
+    has_cs = "clinicalStatus" in obj
+    if eie and has_cs:
+        ctx.err(path, "clinicalStatus must not be present when verificationStatus is entered-in-error", "invariant", "ait-2")
+    elif vs is not None and not eie and not has_cs and v.version == "stu3":
+        ctx.err(path, "clinicalStatus is required unless verificationStatus is entered-in-error", "invariant", "ait-1")
+
+
+_NATIVE = {
+    "Period": _period,
+    "Quantity": _quantity,
+    "Age": _quantity,
+    "Duration": _quantity,
+    "Distance": _quantity,
+    "Count": _quantity,
+    "ContactPoint": _contact_point,
+    "Attachment": _attachment,
+    "Ratio": _ratio,
+    "Extension": _extension,
+    "Observation": _observation,
+    "ObservationComponent": _observation_component,
+    "PatientContact": _patient_contact,
+    "AllergyIntolerance": _allergy,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _jt(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def _enum_msg(v: Any, edef: Any) -> str:
+    allowed = sorted(edef.enum)
+    shown = ", ".join(allowed[:12]) + (" ..." if len(allowed) > 12 else "")
+    return f"{v!r} is not a valid code for {edef.name} (required binding: {shown})"
+
+
+def _elem_key(bdef: Any) -> str:
+    if len(bdef.types) == 1:
+        return next(iter(bdef.types.values()))
+    return bdef.name
+
+
+def _version_id(res: dict[str, Any]) -> str | None:
+    meta = res.get("meta")
+    if type(meta) is dict:
+        v = meta.get("versionId")
+        return v if type(v) is str else None
+    return None
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if type(a) is bool or type(b) is bool:
+        return a is b
+    return a == b
+
+
+def _pattern_match(v: Any, p: Any) -> bool:
+    tp = type(p)
+    if tp is dict:
+        if type(v) is not dict:
+            return False
+        for k, pv in p.items():
+            if k not in v or not _pattern_match(v[k], pv):
+                return False
+        return True
+    if tp is list:
+        vl = v if type(v) is list else [v]
+        for pi in p:
+            for x in vl:
+                if _pattern_match(x, pi):
+                    break
+            else:
+                return False
+        return True
+    return _equal(v, p)
+
+
+def _short(v: Any) -> str:
+    import json
+
+    s = json.dumps(v, ensure_ascii=False, default=str)
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+def _type_path(pe: PElem, tcode: str, base: BaseModel) -> str:
+    td = base.get(tcode)
+    if td is not None and td.kind == "backbone":
+        return _SLICE_PART.sub("", pe.eid).replace("[x]", "")
+    return tcode
+
+
+def _dedupe(issues: Iterable[Issue]) -> list[Issue]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for i in issues:
+        k = (i.severity, i.path, i.message)
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(i)
+    return out
