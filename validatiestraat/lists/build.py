@@ -174,3 +174,30 @@ def write_lists(lists: Mapping[str, bytes], directory: Path) -> dict[str, Path]:
         path.write_bytes(data)
         written[kind] = path
     return written
+
+
+def reference_lists(dva: Any, *, volgnummer: int = 2, break_schema: bool | str = False,
+                    missing_from_whitelist: bool | str = False, decreasing_volgnummer: bool = False) -> dict[str, bytes]:
+    """The lists of a running :class:`validatiestraat.reference.server.ReferenceDVA`.
+
+    The ZAL offers every gegevensdienst of the reference aanbieder at its authorization, token
+    and resource endpoints; the OCL holds its OAuth clients; the GNL its gegevensdiensten; the
+    Whitelist every host. Its hosts are loopback hosts with ports, so check these lists with
+    ``CheckOptions(allow_loopback=True)`` (the ``lists.check`` step does so by itself when the
+    lists are served from a loopback host).
+    """
+    from validatiestraat.reference import oauth as ref  # local: the lists package does not need the server
+
+    target = dva.target_dict()
+    offered = getattr(ref, "OFFERED_GEGEVENSDIENSTEN", None) or set(ref.GNL)
+    gnl = {gid: name for gid, name in ref.GNL.items() if gid in offered}
+    return build_lists(
+        ref.AANBIEDER,
+        target["endpoints"],
+        [(c.client_id, c.organisation_name) for c in ref.DEFAULT_OCL],
+        gnl,
+        volgnummer=volgnummer,
+        break_schema=break_schema,
+        missing_from_whitelist=missing_from_whitelist,
+        decreasing_volgnummer=decreasing_volgnummer,
+    )
