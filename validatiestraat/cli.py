@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "validatiestraat.report.command",  # requirements, report
     "validatiestraat.reference.command",  # serve, faults
     "validatiestraat.lists.command",  # lists check / resolve
+    "validatiestraat.fhir.command",  # validate
 ]
 
 
