@@ -111,3 +111,20 @@ def test_resolve_command(capsys) -> None:
     code, _, err = run(capsys, "lists", "resolve", str(VALID / "zal-release3.xml"), "--aanbieder", "nobody",
                        "--gegevensdienst", "48")
     assert code == 1 and "on the list: ziekenhuisnoord@medmij" in err
+
+
+def test_check_urls(capsys, list_server, pki) -> None:
+    from .conftest import VALID as V
+
+    list_server.routes["/MedMij_Whitelist.xml?api=2"] = (200, "text/xml", (V / "whitelist-release2.xml").read_bytes())
+    list_server.routes["/lijst.xml"] = (200, "text/html", (V / "gnl-release1.xml").read_bytes())
+    code, out, err = run(capsys, "lists", "check", "--trust", str(pki.ca_path),
+                         list_server.url("/MedMij_Whitelist.xml?api=2"))
+    assert code == 0, out + err
+    assert "LIST-HTTP-01 pass" in out
+    code, out, _ = run(capsys, "lists", "check", "--trust", str(pki.ca_path), list_server.url("/lijst.xml"))
+    assert code == 1 and "error LIST-HTTP-01: Content-Type 'text/html' is not an XML media type" in out
+    code, _, err = run(capsys, "lists", "check", "--trust", str(pki.ca_path), list_server.url("/MedMij_OAuthclientlist.xml?api=2"))
+    assert code == 4 and "HTTP 404" in err
+    code, _, err = run(capsys, "lists", "check", "--timeout", "5", list_server.url("/MedMij_Whitelist.xml?api=2"))
+    assert code == 4 and "cannot fetch" in err  # not trusted without --trust
