@@ -58,7 +58,7 @@ def test_http01_plain_http(plain_server) -> None:
 
 def test_http_error_status_is_unreadable(list_server, pki) -> None:
     doc = read_report(list_server.url("/MedMij_Whitelist.xml?api=2"), FetchOptions(trust=[pki.ca_path]))
-    assert doc.read_error is not None and doc.read_error.category == "io"
+    assert doc.read_error is not None and doc.read_error.category == "http"
     assert doc.read_error.problems[0].message == "HTTP 404"
 
 
@@ -164,3 +164,12 @@ def test_step_through_flow_context(list_server, pki, tmp_path) -> None:
     v = _verdict("lists.whitelisted", outcome)
     assert v.status == Status.WARNING and "pgo.validatiestraat.test" in v.reason
     assert outcome.subject.http is not None and outcome.subject.http.status == 200
+
+
+def test_step_not_served_is_an_http_failure(list_server, pki) -> None:
+    ctx = SimpleNamespace(target=SimpleNamespace(trust=[pki.ca_path]))
+    outcome = _run_step({"url": list_server.url("/MedMij_Whitelist.xml?api=2")}, ctx)  # own client: 404
+    assert outcome.error is None
+    v = _verdict("lists.http", outcome)
+    assert v.status == Status.FAIL and "HTTP 404" in v.reason
+    assert _verdict("lists.schema", outcome).status == Status.ERROR

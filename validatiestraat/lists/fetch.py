@@ -94,7 +94,9 @@ def _check_status(source: str, response: httpx.Response) -> None:
     if response.status_code != 200:
         where = response.headers.get("location")
         extra = f" to {where} (redirects are not followed)" if where else ""
-        raise _io_error(source, f"HTTP {response.status_code}{extra}", guess_kind(source))
+        err = _io_error(source, f"HTTP {response.status_code}{extra}", guess_kind(source))
+        err.category = "http"  # the server answered, but not with the list
+        raise err
 
 
 def fetch_url(url: str, options: FetchOptions | None = None) -> tuple[bytes, HttpInfo]:

@@ -36,7 +36,7 @@ from validatiestraat.lists.fetch import FetchOptions, guess_kind, is_url, read_f
 from validatiestraat.lists.xmlsafe import DEFAULT_MAX_BYTES, ListReadError
 from validatiestraat.report.model import Status
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
     from validatiestraat.engine.context import FlowContext
 
 SOURCE = {"type": "string", "description": "a list file or an http(s) URL"}
@@ -142,18 +142,18 @@ async def _fetch(ctx: Any, url: str, identity: str, max_bytes: int) -> tuple[byt
         response = subject.response
         if response.status_code != 200:
             err = ListReadError(url, f"HTTP {response.status_code}")
-            err.category = "io"
+            err.category = "http"
             raise err
         data = response.content
         if len(data) > max_bytes:
             raise ListReadError(url, f"response is larger than the limit of {max_bytes} bytes")
         return data, HttpInfo(url, response.status_code, response.headers.get("content-type")), subject
-    from validatiestraat.lists.fetch import fetch_url_async  # pragma: no cover - engine without request()
+    from validatiestraat.lists.fetch import fetch_url_async
 
     target = getattr(ctx, "target", None)
-    options = FetchOptions(trust=list(getattr(target, "trust", []) or []), max_bytes=max_bytes)  # pragma: no cover
-    data, info = await fetch_url_async(url, options)  # pragma: no cover
-    return data, info, None  # pragma: no cover
+    options = FetchOptions(trust=list(getattr(target, "trust", []) or []), max_bytes=max_bytes)
+    data, info = await fetch_url_async(url, options)
+    return data, info, None
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def verdict_for(report: ListReport, requirements: tuple[str, ...] | list[str], w
         "lists": [d.to_dict() for d in report.documents],
     }
     errors = [f for f in findings if f.severity == "error"]
-    unreadable = [d for d in report.documents if d.read_error is not None and d.read_error.category == "io"]
+    unreadable = [d for d in report.documents if d.read_error is not None and d.read_error.category != "xml"]
 
     def some(items: list[Any]) -> str:
         shown = "; ".join(str(i) for i in items[:5])
@@ -248,8 +248,26 @@ _single("lists.gegevensdiensten_known", "LIST-SEM-04",
 _single("lists.zorgaanbiedernaam", "LIST-SEM-05",
         "Zorgaanbiedernamen follow the naming policy and are unique", "Zorgaanbiedernamen")
 _single("lists.aanbiedertype", "LIST-SEM-06", "Aanbiedertype is ZA or BAZB", "Aanbiedertype")
-_single("lists.http", "LIST-HTTP-01",
-        "The list is served over HTTPS at /MedMij_<List>.xml?api=<major> with an XML content type", "serving")
+
+
+@register_check
+class ListsHttp(_ListCheck):
+    name = "lists.http"
+    title = "The list is served over HTTPS at /MedMij_<List>.xml?api=<major> with an XML content type"
+    requirements = ("LIST-HTTP-01",)
+    what = "serving"
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: "FlowContext") -> Verdict:
+        report, problem = _report(outcome)
+        if problem:
+            return problem
+        assert report is not None
+        not_served = [d for d in report.documents if d.read_error is not None and d.read_error.category == "http"]
+        if not_served:
+            shown = "; ".join(str(d.read_error.problems[0]) for d in not_served)
+            return Verdict.failed(f"serving: the list is not served at its URL: {shown}",
+                                  lists=[d.to_dict() for d in report.documents])
+        return verdict_for(report, self.requirements, self.what)
 
 
 @register_check

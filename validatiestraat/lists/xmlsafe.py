@@ -36,7 +36,8 @@ class ListReadError(UserError):
         self.line = line
         #: the list kind this source was expected to be (from --kind, kind: or its file name), if known
         self.kind: str | None = None
-        #: io: could not be read at all; xml: read but not acceptable XML (a finding against the list)
+        #: io: could not be read at all; http: the server answered with another status than 200;
+        #: xml: read but not acceptable XML (a finding against the list)
         self.category = "xml"
 
 
