@@ -113,7 +113,8 @@ def validate_command(args: argparse.Namespace) -> int:
         if resource is None:
             assert problem is not None
             bad_input = True
-            print(str(problem), file=sys.stderr)
+            if fmt != "text":
+                print(str(problem), file=sys.stderr)
             reports.append({"file": name, "readable": False, "problem": str(problem)})
             continue
         result: ValidationResult = validator.validate(resource, profiles=args.profile)

@@ -572,7 +572,7 @@ class Validator:
             if cp is None:
                 if modifier:
                     ctx.add(WARNING, p, f"modifier extension {url} is not known; the resource may not be safe to process", "not-checked", None, None)
-                elif not url.startswith(CORE_SD) or True:
+                elif ":" in url:  # relative urls belong to a complex extension checked as a whole
                     ctx.note(("ext", url), INFORMATION, p, f"extension {url} is not known; its content was not checked against a definition", "not-checked")
                 continue
             if cp.type != "Extension":
@@ -1028,6 +1028,8 @@ class Validator:
             return
         idx = self.terminology.value_set(vs)
         if idx.missing:
+            if pe.bdef is not None and pe.bdef.enum is not None and tcode == "code" and _is_core_vs(vs):
+                return  # the base layer already checked the code against the core value set
             ctx.note(("vs", vs), INFORMATION, path, f"{idx.missing}; codes bound to it were not checked", "not-checked", pe.eid, ctx.profile)
             return
         results = [idx.check(s, c) for s, c in codings]
@@ -1203,6 +1205,10 @@ def _elem_key(bdef: Any) -> str:
     if len(bdef.types) == 1:
         return next(iter(bdef.types.values()))
     return bdef.name
+
+
+def _is_core_vs(url: str) -> bool:
+    return url.startswith("http://hl7.org/fhir/ValueSet/") or url.startswith("http://terminology.hl7.org/ValueSet/")
 
 
 def _version_id(res: dict[str, Any]) -> str | None:
