@@ -128,3 +128,21 @@ def test_check_urls(capsys, list_server, pki) -> None:
     assert code == 4 and "HTTP 404" in err
     code, _, err = run(capsys, "lists", "check", "--timeout", "5", list_server.url("/MedMij_Whitelist.xml?api=2"))
     assert code == 4 and "cannot fetch" in err  # not trusted without --trust
+
+
+def test_build_command(capsys, tmp_path) -> None:
+    base = ["lists", "build", "--aanbieder", "umcvalidatie",
+            "--authorization", "https://inlog.dva.validatiestraat.test/oauth/authorize",
+            "--token", "https://api.dva.validatiestraat.test:8443/oauth/token",
+            "--resource", "https://api.dva.validatiestraat.test:8443/fhir",
+            "--client", "pgo.validatiestraat.test=Validatiestraat PGO", "--gegevensdienst", "48=Basisgegevens zorg"]
+    code, out, err = run(capsys, *base, "--out", str(tmp_path / "good"))
+    assert code == 0, err
+    assert out.count("wrote ") == 4 and "error" not in out and "warning" not in out
+    files = sorted(str(p) for p in (tmp_path / "good").iterdir())
+    assert run(capsys, "lists", "check", *files)[0] == 0
+    code, out, _ = run(capsys, *base, "--out", str(tmp_path / "bad"), "--fault", "missing-from-whitelist")
+    assert code == 0 and "warning LIST-SEM-03" in out
+    code, _, err = run(capsys, *base, "--out", str(tmp_path / "x"), "--fault", "decreasing-volgnummer")
+    assert code == 4 and "needs volgnummer >= 2" in err
+    assert run(capsys, "lists", "build", "--help")[0] == 0

@@ -108,6 +108,77 @@ def register(subparsers: Any) -> None:
     _add_fetch_options(res)
     res.set_defaults(func=run_resolve)
 
+    build = sub.add_parser("build", help="write a consistent ZAL, OCL, Whitelist and GNL (optionally faulty)",
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=BUILD_EPILOG)
+    build.add_argument("--out", required=True, metavar="DIR", help="directory to write the lists to")
+    build.add_argument("--aanbieder", required=True, help="Zorgaanbiedernaam, with or without @medmij")
+    build.add_argument("--authorization", required=True, metavar="URL")
+    build.add_argument("--token", required=True, metavar="URL")
+    build.add_argument("--resource", required=True, metavar="URL")
+    build.add_argument("--client", type=_pair, action="append", required=True, metavar="HOSTNAME=NAME",
+                       help="an OAuth client for the OCL; repeatable")
+    build.add_argument("--gegevensdienst", type=_pair, action="append", required=True, metavar="ID=WEERGAVENAAM",
+                       help="a gegevensdienst for the ZAL and GNL; repeatable")
+    build.add_argument("--interfaceversie", default="2.2.4")
+    build.add_argument("--volgnummer", type=int, default=1)
+    build.add_argument("--hostname", action="append", default=[], help="an extra Whitelist hostname; repeatable")
+    build.add_argument("--fault", action="append", default=[], choices=FAULTS, help="a fault variant; repeatable")
+    build.set_defaults(func=run_build)
+
+
+BUILD_EPILOG = """\
+examples:
+  validatiestraat lists build --out lists/ --aanbieder umcvalidatie \\
+      --authorization https://inlog.dva.example/oauth/authorize \\
+      --token https://api.dva.example:8443/oauth/token --resource https://api.dva.example:8443/fhir \\
+      --client "pgo.example.nl=Voorbeeld PGO" --gegevensdienst "48=Basisgegevens zorg"
+  validatiestraat lists build --out bad/ ... --fault missing-from-whitelist
+
+Writes MedMij_Zorgaanbiederslijst.xml (release3), MedMij_OAuthclientlist.xml, MedMij_Whitelist.xml
+and MedMij_Gegevensdienstnamenlijst.xml that are consistent with each other (for pointing a PGO
+under test at them), then checks them. Faults: break-schema, missing-from-whitelist,
+decreasing-volgnummer.
+exit codes: 0 written, 4 usage error
+"""
+
+FAULTS = ("break-schema", "missing-from-whitelist", "decreasing-volgnummer")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, val = text.partition("=")
+    if not sep or not key.strip() or not val.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), val.strip()
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from validatiestraat.lists.build import build_lists, write_lists
+    from validatiestraat.lists.checks import host_of, is_loopback, load_document
+
+    faults = set(args.fault)
+    try:
+        lists = build_lists(
+            args.aanbieder,
+            {"authorization": args.authorization, "token": args.token, "resource": args.resource},
+            args.client, dict(args.gegevensdienst), interfaceversie=args.interfaceversie,
+            volgnummer=args.volgnummer, hostnames=args.hostname,
+            break_schema="break-schema" in faults, missing_from_whitelist="missing-from-whitelist" in faults,
+            decreasing_volgnummer="decreasing-volgnummer" in faults,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    written = write_lists(lists, Path(args.out))
+    loopback = any(is_loopback(host_of(u) or "") for u in (args.authorization, args.token, args.resource))
+    report = check_lists([load_document(data, str(written[kind])) for kind, data in lists.items()],
+                         options=CheckOptions(allow_loopback=loopback))
+    for path in written.values():
+        print(f"wrote {path}")
+    for f in report.findings:
+        print(f"  {f}")
+    if report.findings and not faults:
+        print("note: the lists have findings; use conformant https hostnames for a clean set")
+    return exitcodes.OK
+
 
 def _fetch_options(args: argparse.Namespace) -> FetchOptions:
     if args.key and not args.cert:
