@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "validatiestraat.reference.command",  # serve, faults
     "validatiestraat.lists.command",  # lists check / resolve
     "validatiestraat.fhir.command",  # validate
+    "validatiestraat.tls.command",  # tls check / ratings
 ]
 
 

@@ -35,6 +35,7 @@ PLUGIN_MODULES: list[str] = [
     "validatiestraat.rs.checks",
     "validatiestraat.rs.resolve",
     "validatiestraat.lists.plugin",
+    "validatiestraat.tls.checks",
 ]
 
 

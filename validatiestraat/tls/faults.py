@@ -1,14 +1,22 @@
 """TLS fault switches for the reference DVA (and for tests).
 
-The reference DVA calls :func:`server_context` (or :func:`apply_server_faults` on a context it
-built itself) with the names of the active faults. Each fault makes one TLS check fail;
-``TLS_FAULTS[name].breaks`` lists the requirement IDs that a run against the faulty server must
-report as failed.
+Each fault makes the server violate specific TLS requirements; ``TLS_FAULTS[name].breaks`` lists
+the requirement IDs a run against the faulty server must report as failed (the same shape as
+``validatiestraat.reference.faults.Fault``: name, description, breaks, blocks, component).
 
-    from validatiestraat.tls.faults import TLS_FAULTS, server_context
-    ctx = server_context(pki, faults=[f for f in active_faults if f in TLS_FAULTS])
-    # serve every endpoint with ctx; if "tls-no-client-auth" is active, also skip any
-    # application-level client certificate check (see skips_client_auth()).
+How a server applies them (``validatiestraat/reference/tlsconfig.py`` style)::
+
+    from validatiestraat.tls.faults import TLS_FAULT_HOOKS, load_server_certificate
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ...                                                     # versions, ciphers, options
+    load_server_certificate(ctx, pki, faults, workdir)      # instead of ctx.load_cert_chain(pki.server…)
+    ...                                                     # verify_mode, load_verify_locations
+    for name in sorted(faults):                             # after the default configuration
+        if name in TLS_FAULT_HOOKS:
+            TLS_FAULT_HOOKS[name](ctx, channel, pki, workdir)
+
+or, for a server without its own configuration, :func:`server_context` does all of it.
 """
 
 from __future__ import annotations
@@ -16,15 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from cryptography import x509
 
-from validatiestraat.reference.pki import Issued, TestPKI, issue, make_ca, new_key
+from validatiestraat.reference.pki import POLICY_DV, POLICY_OV, Issued, TestPKI, issue, make_ca, new_key
 
-#: what a well-configured MedMij server offers in TLS 1.2 (TLS 1.3 suites are OpenSSL's default three)
+#: TLS 1.2 suites of a MedMij-good server (TLS 1.3 suites are OpenSSL's default three, all good)
 GOOD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 #: the one key exchange group of the good configuration (OpenSSL otherwise also offers ffdhe2048…)
 GOOD_GROUP = "prime256v1"
@@ -35,41 +43,38 @@ class TlsFault:
     name: str
     description: str
     breaks: tuple[str, ...]
+    blocks: tuple[str, ...] = ()
+    component: str = "tls"
 
 
-_FAULTS = [
-    TlsFault("tls-allow-tls10", "accept TLS 1.0 and 1.1 next to TLS 1.2 and 1.3 (which also needs the CBC suites "
-             "of those versions)", ("TLS-VER-03", "TLS-CIPH-01")),
-    TlsFault("tls-no-tls13", "TLS 1.2 only (a warning: TLS 1.3 is required where reasonably possible)",
-             ("TLS-VER-02",)),
-    TlsFault("tls-cbc-suite", "offer the CBC suite ECDHE-ECDSA-AES128-SHA in TLS 1.2", ("TLS-CIPH-01",)),
-    TlsFault("tls-no-forward-secrecy", "offer AES128-GCM-SHA256 (RSA key exchange, no forward secrecy) in TLS 1.2; "
-             "serves an RSA server certificate", ("TLS-CIPH-01",)),
-    TlsFault("tls-expired-certificate", "serve a server certificate that expired yesterday",
-             ("TLS-CERT-01", "TLS-CERT-02", "AS-TLS-01", "RS-TLS-01")),
-    TlsFault("tls-wrong-host-certificate", "serve a server certificate for wrong-host.validatiestraat.invalid",
+_CERT_BREAKS = ("TLS-CERT-01", "TLS-CERT-02", "AS-TLS-01", "RS-TLS-01")
+
+TLS_FAULTS: dict[str, TlsFault] = {f.name: f for f in (
+    TlsFault("tls-allow-tls10",
+             "accept TLS 1.0 and 1.1 next to TLS 1.2 and 1.3 (with the CBC suites those versions need)",
+             ("TLS-VER-03", "TLS-CIPH-01")),
+    TlsFault("tls-no-tls13", "offer TLS 1.2 only (reported as a warning: TLS 1.3 is a SHOULD)", ("TLS-VER-02",)),
+    TlsFault("tls-cbc-suite", "also offer the CBC suites ECDHE-ECDSA-AES128-SHA / ECDHE-RSA-AES128-SHA in TLS 1.2",
+             ("TLS-CIPH-01",)),
+    TlsFault("tls-no-forward-secrecy",
+             "also offer AES128-GCM-SHA256 (RSA key exchange, no forward secrecy) in TLS 1.2, with an extra RSA "
+             "server certificate", ("TLS-CIPH-01",)),
+    TlsFault("tls-expired-certificate", "serve a server certificate that expired yesterday", _CERT_BREAKS),
+    TlsFault("tls-wrong-host-certificate", "serve a server certificate for wrong-host.validatiestraat.invalid only",
              ("TLS-CERT-03", "AS-TLS-01")),
-    TlsFault("tls-self-signed-certificate", "serve a self-signed server certificate",
-             ("TLS-CERT-01", "TLS-CERT-02", "AS-TLS-01", "RS-TLS-01")),
-    TlsFault("tls-weak-key", "serve a server certificate with a 1024-bit RSA key",
-             ("TLS-CERT-01", "TLS-CERT-02", "AS-TLS-01", "RS-TLS-01")),
-    TlsFault("tls-wildcard-certificate", "serve a wildcard server certificate (*.validatiestraat.test)",
+    TlsFault("tls-self-signed-certificate", "serve a self-signed server certificate", _CERT_BREAKS),
+    TlsFault("tls-weak-key", "serve a server certificate with a 1024-bit RSA key", _CERT_BREAKS),
+    TlsFault("tls-wildcard-certificate",
+             "serve a wildcard server certificate (*.validatiestraat.test plus the usual names)",
              ("TLS-CERT-02", "AS-TLS-01")),
-    TlsFault("tls-dv-certificate", "serve a domain-validated (DV) server certificate",
-             ("TLS-CERT-02", "AS-TLS-01")),
-    TlsFault("tls-no-client-auth", "do not request or check client certificates (no mutual TLS)",
+    TlsFault("tls-dv-certificate", "serve a domain-validated (DV) server certificate", ("TLS-CERT-02", "AS-TLS-01")),
+    TlsFault("tls-no-client-auth", "do not request or check client certificates (no mutual TLS on the backchannel)",
              ("TLS-MTLS-01", "AS-TOKEN-01", "RS-TLS-01")),
-]
+)}
 
-TLS_FAULTS: dict[str, TlsFault] = {f.name: f for f in _FAULTS}
-
-#: faults that replace the server certificate
+#: faults that replace the server certificate (applied by :func:`load_server_certificate`)
 CERTIFICATE_FAULTS = ("tls-expired-certificate", "tls-wrong-host-certificate", "tls-self-signed-certificate",
-                      "tls-weak-key", "tls-wildcard-certificate", "tls-dv-certificate", "tls-no-forward-secrecy")
-
-
-def unknown_faults(faults: Iterable[str]) -> list[str]:
-    return [f for f in faults if f.startswith("tls-") and f not in TLS_FAULTS]
+                      "tls-weak-key", "tls-wildcard-certificate", "tls-dv-certificate")
 
 
 def skips_client_auth(faults: Iterable[str]) -> bool:
@@ -77,112 +82,149 @@ def skips_client_auth(faults: Iterable[str]) -> bool:
     return "tls-no-client-auth" in set(faults)
 
 
-def _names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+def _names(cert: x509.Certificate) -> tuple[str, list[str], list[str]]:
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     except x509.ExtensionNotFound:
-        return [], []
-    return ([str(n) for n in san.get_values_for_type(x509.DNSName)],
-            [str(a) for a in san.get_values_for_type(x509.IPAddress)])
+        dns, ips = [], []
+    return (str(cn[0].value) if cn else "localhost"), dns, ips
 
 
 def fault_certificate(pki: TestPKI, fault: str, directory: Path | None = None) -> Issued:
-    """The server certificate (and key) a certificate fault serves, written to ``directory``.
+    """The server certificate (and key) that ``fault`` serves, written to ``directory``.
 
-    Same names as ``pki.server`` unless the fault is about the name; issued by ``pki.ca`` unless
-    the fault is about the issuer.
+    Same names as ``pki.server`` unless the fault is about the name, issued by ``pki.ca`` unless
+    the fault is about the issuer. Also ``tls-rsa`` (a good RSA-2048 certificate, used by
+    ``tls-no-forward-secrecy``).
     """
     directory = directory or (pki.directory / "tls-faults")
-    dns, ips = _names(pki.server.cert)
-    cn = pki.server.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    cn, dns, ips = _names(pki.server.cert)
     now = dt.datetime.now(dt.timezone.utc)
-    from validatiestraat.reference.pki import POLICY_DV, POLICY_OV
-
     if fault == "tls-expired-certificate":
-        leaf = issue(pki.ca, str(cn), dns_names=dns, ip_addresses=ips, policies=[POLICY_OV],
+        leaf = issue(pki.ca, cn, dns_names=dns, ip_addresses=ips, policies=[POLICY_OV],
                      not_before=now - dt.timedelta(days=60), not_after=now - dt.timedelta(days=1))
     elif fault == "tls-wrong-host-certificate":
         leaf = issue(pki.ca, "wrong-host.validatiestraat.invalid", dns_names=["wrong-host.validatiestraat.invalid"],
                      policies=[POLICY_OV])
     elif fault == "tls-self-signed-certificate":
         key = new_key("ec")
-        own = make_ca(str(cn), key=key)  # a stand-alone "CA" with the leaf's own key and name
-        leaf = issue(own, str(cn), dns_names=dns, ip_addresses=ips, key=key, policies=[POLICY_OV],
+        own = make_ca(cn, key=key)  # a stand-alone issuer with the leaf's own key and name
+        leaf = issue(own, cn, dns_names=dns, ip_addresses=ips, key=key, policies=[POLICY_OV],
                      organization="validatiestraat test PKI")
     elif fault == "tls-weak-key":
-        leaf = issue(pki.ca, str(cn), dns_names=dns, ip_addresses=ips, key=new_key("rsa", 1024), policies=[POLICY_OV])
+        leaf = issue(pki.ca, cn, dns_names=dns, ip_addresses=ips, key=new_key("rsa", 1024), policies=[POLICY_OV])
     elif fault == "tls-wildcard-certificate":
-        leaf = issue(pki.ca, str(cn), dns_names=["*.validatiestraat.test", *dns], ip_addresses=ips, policies=[POLICY_OV])
+        leaf = issue(pki.ca, cn, dns_names=["*.validatiestraat.test", *dns], ip_addresses=ips, policies=[POLICY_OV])
     elif fault == "tls-dv-certificate":
-        leaf = issue(pki.ca, str(cn), dns_names=dns, ip_addresses=ips, policies=[POLICY_DV])
-    elif fault == "tls-no-forward-secrecy":
-        leaf = issue(pki.ca, str(cn), dns_names=dns, ip_addresses=ips, key=new_key("rsa", 2048), policies=[POLICY_OV])
+        leaf = issue(pki.ca, cn, dns_names=dns, ip_addresses=ips, policies=[POLICY_DV])
+    elif fault == "tls-rsa":
+        leaf = issue(pki.ca, cn, dns_names=dns, ip_addresses=ips, key=new_key("rsa", 2048), policies=[POLICY_OV])
     else:
         raise ValueError(f"{fault} is not a certificate fault")
     chain = [] if fault == "tls-self-signed-certificate" else [pki.ca]
     return leaf.write(directory, fault, chain=chain)
 
 
-def apply_server_faults(
-    ctx: ssl.SSLContext,
-    faults: Iterable[str],
-    pki: TestPKI,
-    *,
-    directory: Path | None = None,
-) -> list[str]:
-    """Configure a server-side ``ctx`` for the TLS faults and load its certificate.
+def _add_ciphers(ctx: ssl.SSLContext, extra: str = "", level0: bool = False) -> None:
+    """Add TLS ≤ 1.2 suites to what ``ctx`` already offers (faults compose)."""
+    current = [c["name"] for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3"]
+    level0 = level0 or getattr(ctx, "security_level", 1) == 0
+    spec = ":".join([*current, *([extra] if extra else [])]) or GOOD_CIPHERS
+    ctx.set_ciphers(spec + (":@SECLEVEL=0" if level0 else ""))
 
-    Call it *instead of* ``ctx.load_cert_chain(pki.server...)``, after the server has set its own
-    versions, ciphers and client-certificate mode (this function only changes what a fault needs).
-    Returns the names of the TLS faults it applied (non-TLS names are ignored).
-    """
-    active = [f for f in faults if f in TLS_FAULTS]
-    extra: list[str] = []
-    seclevel0 = False
-    if "tls-allow-tls10" in active:
-        extra.append("ECDHE+AES")  # TLS 1.0/1.1 have no AEAD suites: this adds the CBC ones
-        seclevel0 = True  # OpenSSL 3 disables TLS 1.0/1.1 above security level 0
-    if "tls-cbc-suite" in active:
-        extra.append("ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA")
-    if "tls-no-forward-secrecy" in active:
-        extra.append("AES128-GCM-SHA256")
-    if "tls-weak-key" in active:
-        seclevel0 = True  # OpenSSL refuses to load a 1024-bit key above security level 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if "tls-allow-tls10" in active:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-        if "tls-no-tls13" in active:
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        if extra or seclevel0:
-            ctx.set_ciphers(":".join([GOOD_CIPHERS, *extra]) + (":@SECLEVEL=0" if seclevel0 else ""))
-    cert_faults = [f for f in active if f in CERTIFICATE_FAULTS]
-    if len(cert_faults) > 1:
-        raise ValueError(f"only one certificate fault at a time: {', '.join(cert_faults)}")
-    if cert_faults:
-        leaf = fault_certificate(pki, cert_faults[0], directory)
-        ctx.load_cert_chain(str(leaf.cert_path), str(leaf.key_path))
-    else:
+
+def load_server_certificate(ctx: ssl.SSLContext, pki: TestPKI, faults: Iterable[str],
+                            workdir: Path | None = None) -> Path:
+    """Load the server certificate into ``ctx``: ``pki.server``, or the one a certificate fault
+    serves. Use it *instead of* ``ctx.load_cert_chain(pki.server…)`` (a replacement certificate
+    must be the only one of its key type, and a 1024-bit key needs security level 0 before it
+    can be loaded). Returns the certificate file loaded."""
+    active = [f for f in faults if f in CERTIFICATE_FAULTS]
+    if len(active) > 1:
+        raise ValueError(f"only one certificate fault at a time: {', '.join(active)}")
+    if not active:
         assert pki.server.cert_path and pki.server.key_path, "the PKI must be written to disk"
         ctx.load_cert_chain(str(pki.server.cert_path), str(pki.server.key_path))
-    if "tls-no-client-auth" in active:
-        ctx.verify_mode = ssl.CERT_NONE
+        return pki.server.cert_path
+    directory = (workdir or pki.directory) / "tls-faults"
+    leaf = fault_certificate(pki, active[0], directory)
+    if active[0] == "tls-weak-key":
+        _add_ciphers(ctx, level0=True)  # OpenSSL refuses a 1024-bit key above security level 0
+    assert leaf.cert_path and leaf.key_path
+    ctx.load_cert_chain(str(leaf.cert_path), str(leaf.key_path))
+    return leaf.cert_path
+
+
+# -- hooks for the faults that do not replace the certificate ------------------------------------
+
+TlsHook = Callable[[ssl.SSLContext, str, TestPKI, Path], None]
+
+
+def _allow_tls10(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    # TLS 1.0/1.1 have no AEAD suites, and OpenSSL 3 disables them above security level 0
+    _add_ciphers(ctx, "ECDHE+AES", level0=True)
+
+
+def _no_tls13(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+
+def _cbc_suite(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    _add_ciphers(ctx, "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA")
+
+
+def _no_forward_secrecy(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    # RSA key exchange needs an RSA certificate; OpenSSL keeps it next to the EC one
+    rsa = fault_certificate(pki, "tls-rsa", workdir / "tls-faults")
+    ctx.load_cert_chain(str(rsa.cert_path), str(rsa.key_path))
+    _add_ciphers(ctx, "AES128-GCM-SHA256")
+
+
+def _no_client_auth(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    ctx.verify_mode = ssl.CERT_NONE
+
+
+#: fault name -> hook(ctx, channel, pki, workdir), applied after the server's default configuration
+TLS_FAULT_HOOKS: dict[str, TlsHook] = {
+    "tls-allow-tls10": _allow_tls10,
+    "tls-no-tls13": _no_tls13,
+    "tls-cbc-suite": _cbc_suite,
+    "tls-no-forward-secrecy": _no_forward_secrecy,
+    "tls-no-client-auth": _no_client_auth,
+}
+
+
+def apply_server_faults(ctx: ssl.SSLContext, faults: Iterable[str], pki: TestPKI, *,
+                        channel: str = "back", workdir: Path | None = None) -> list[str]:
+    """Load the (possibly faulty) certificate and apply every TLS fault hook to ``ctx``.
+
+    Call it where the server would call ``ctx.load_cert_chain(pki.server…)``, *after* setting its
+    own versions, ciphers and client-certificate mode. Returns the TLS faults applied.
+    """
+    active = sorted(f for f in set(faults) if f in TLS_FAULTS)
+    workdir = workdir or pki.directory
+    load_server_certificate(ctx, pki, active, workdir)
+    for name in active:
+        hook = TLS_FAULT_HOOKS.get(name)
+        if hook is not None:
+            hook(ctx, channel, pki, workdir)
     return active
 
 
-def server_context(
-    pki: TestPKI,
-    faults: Iterable[str] = (),
-    *,
-    client_auth: str = "required",
-    directory: Path | None = None,
-) -> ssl.SSLContext:
+def server_context(pki: TestPKI, faults: Iterable[str] = (), *, client_auth: str = "required",
+                   workdir: Path | None = None) -> ssl.SSLContext:
     """A complete server context in the MedMij-good configuration, with ``faults`` applied.
 
-    Good configuration: TLS 1.2 and 1.3 only, ECDHE with AES-GCM or ChaCha20-Poly1305, the P-256
-    group only, the PKI's server certificate, and client certificates from ``pki.ca``
-    (``client_auth``: ``required``, ``optional`` — then the application must refuse requests
-    without a certificate itself — or ``none``).
+    Good configuration: TLS 1.2 and 1.3 only; ECDHE with AES-GCM or ChaCha20-Poly1305; the P-256
+    group only; no compression or renegotiation; the PKI's server certificate; client
+    certificates from ``pki.ca`` (``client_auth``: required, optional — the application must then
+    refuse requests without a certificate itself — or none).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -191,6 +233,5 @@ def server_context(
     ctx.options |= ssl.OP_NO_COMPRESSION | getattr(ssl, "OP_NO_RENEGOTIATION", 0)
     ctx.load_verify_locations(cafile=str(pki.ca_path))
     ctx.verify_mode = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}[client_auth]
-    apply_server_faults(ctx, faults, pki, directory=directory)
+    apply_server_faults(ctx, faults, pki, workdir=workdir)
     return ctx
-
