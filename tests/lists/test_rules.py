@@ -194,3 +194,9 @@ def test_report_to_dict_shape() -> None:
     assert data["documents"][0]["kind"] == "zal" and data["documents"][0]["release"] == "release3"
     assert data["findings"][0] == {"requirement": "LIST-XSD-01", "severity": "error", "line": 4,
                                    "source": "zal3-order.xml", "message": data["findings"][0]["message"]}
+
+
+def test_previous_of_another_release_is_not_compared() -> None:
+    # release2 Volgnummer 3 vs release3 Volgnummer 9: different list API versions, no comparison
+    _, found = findings(VALID / "zal-release2.xml", previous=VALID / "zal-release3.xml")
+    assert found == []

@@ -619,9 +619,10 @@ def check_lists(
     options = options or CheckOptions()
     reports = [d if isinstance(d, DocumentReport) else DocumentReport(d.source, d) for d in documents]
     docs = [r.document for r in reports if r.document is not None]
-    prev_by_kind: dict[str, ListDocument] = {}
+    # a previous copy is compared with a list of the same kind and namespace (list API version)
+    prev_by_kind: dict[tuple[str, str | None], ListDocument] = {}
     for p in previous:
-        prev_by_kind[p.kind] = p
+        prev_by_kind[(p.kind, p.namespace)] = p
     findings: list[Finding] = []
     applicable: set[str] = set()
     for r in reports:
@@ -634,7 +635,7 @@ def check_lists(
     for doc in docs:
         applicable |= {K.KINDS[doc.kind].xsd_requirement, "LIST-SEM-01"}
         findings += validate_schema(doc, options)
-        findings += check_timestamp_volgnummer(doc, prev_by_kind.get(doc.kind))
+        findings += check_timestamp_volgnummer(doc, prev_by_kind.get((doc.kind, doc.namespace)))
         if doc.kind == "zal":
             applicable |= {"LIST-SEM-02", "LIST-SEM-05"}
             if doc.release is not None and doc.release.release != "release2":
