@@ -33,10 +33,10 @@ from validatiestraat.errors import UserError
 SLOW_SECONDS_ENV = "VALIDATIESTRAAT_SLOW_SECONDS"
 DEFAULT_SLOW_SECONDS = 11.0
 
-# Everything a check needs a token for (used by faults that make the token endpoint unusable).
+# Requirements whose checks need a successful token response as a precondition (used by faults
+# that make the token endpoint unusable for a conforming client).
 _NEEDS_TOKEN: tuple[str, ...] = (
-    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-06", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-10",
-    "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
+    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-10", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
     "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05", "RS-HDR-01", "RS-PERF-01",
     "RS-FHIR-01", "RS-FHIR-02", "RS-FHIR-03", "RS-FHIR-04", "RS-FHIR-05", "RS-FHIR-06",
     "RS-FHIR-07", "RS-FHIR-08",
@@ -133,8 +133,10 @@ _TABLE: tuple[Fault, ...] = (
           ("AS-TOKEN-16",), component="token"),
     Fault("token-endpoint-json-only",
           "the token endpoint refuses form-encoded bodies (400 invalid_request) and accepts "
-          "only JSON bodies, so a conforming client never gets a token",
-          ("AS-TOKEN-02", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN, component="token"),
+          "only JSON bodies, so a conforming client never gets a token (and every form-encoded "
+          "request, e.g. one with an expired code, gets invalid_request instead of invalid_grant or "
+          "unsupported_grant_type)",
+          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN, component="token"),
     # ------------------------------------------------------------------ resource server
     Fault("resource-without-token",
           "a FHIR request without an Authorization header is answered with test person 1's data "

@@ -151,6 +151,10 @@ class _Listener(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's thread: do the TLS handshake here, not in accept()
         request.settimeout(HANDSHAKE_TIMEOUT)
+        try:  # headers and body go out as separate writes: do not let Nagle delay the second one
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
