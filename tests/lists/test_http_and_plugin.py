@@ -173,3 +173,12 @@ def test_step_not_served_is_an_http_failure(list_server, pki) -> None:
     v = _verdict("lists.http", outcome)
     assert v.status == Status.FAIL and "HTTP 404" in v.reason
     assert _verdict("lists.schema", outcome).status == Status.ERROR
+
+
+def test_step_garbage_of_unknown_kind_fails_schema(tmp_path) -> None:
+    junk = tmp_path / "something.xml"
+    junk.write_text("<html><body>maintenance</body></html>")
+    outcome = _run_step({"file": str(junk)})
+    v = _verdict("lists.schema", outcome)
+    assert v.status == Status.FAIL and "root element <html> is not a MedMij list" in v.reason
+    assert _verdict("lists.semantics", outcome).status == Status.ERROR

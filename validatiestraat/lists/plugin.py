@@ -174,7 +174,10 @@ def verdict_for(report: ListReport, requirements: tuple[str, ...] | list[str], w
         "lists": [d.to_dict() for d in report.documents],
     }
     errors = [f for f in findings if f.severity == "error"]
-    unreadable = [d for d in report.documents if d.read_error is not None and d.read_error.category != "xml"]
+    # read errors that did not become findings: no response, an HTTP status, or unusable XML of unknown kind
+    unreadable = [d for d in report.documents if d.read_error is not None
+                  and not (d.read_error.category == "xml" and d.read_error.kind)]
+    bad_xml = [d for d in unreadable if d.read_error.category == "xml"]
 
     def some(items: list[Any]) -> str:
         shown = "; ".join(str(i) for i in items[:5])
@@ -182,6 +185,9 @@ def verdict_for(report: ListReport, requirements: tuple[str, ...] | list[str], w
 
     if errors:
         return Verdict(Status.FAIL, f"{what}: {len(errors)} error(s): {some(errors)}", details)
+    if bad_xml and set(requirements) & set(K.XSD_REQUIREMENTS):
+        return Verdict(Status.FAIL, f"{what}: not a usable list: {some([d.read_error.problems[0] for d in bad_xml])}",
+                       details)
     if unreadable and not any(r in report.applicable for r in requirements):
         return Verdict(Status.ERROR, f"{what}: list could not be read: "
                                      f"{some([d.read_error.problems[0] for d in unreadable])}", details)
