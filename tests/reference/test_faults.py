@@ -1,0 +1,337 @@
+"""Every fault switch changes exactly the behaviour it claims.
+
+Each fault has a *probe*: a few real HTTPS requests that return True when the faulty behaviour is
+observed. For every fault: its probe fires on a DVA with the fault on and not on a clean DVA, and
+no probe of another fault of the same component fires (except where the table says the fault also
+breaks that other fault's requirements).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+import yaml
+
+from validatiestraat.reference.faults import FAULTS, SLOW_SECONDS_ENV, check_faults, slow_seconds
+
+from .conftest import OTHER_CLIENT_ID, REDIRECT_URI, Pgo, params_of
+
+PW = "validatiestraat-test"
+P2 = {"username": "proefpersoon", "password": PW}
+
+
+class Blocked(Exception):
+    """The probe cannot run on this DVA (e.g. no token can be obtained)."""
+
+
+def _tokens(p: Pgo, **kw) -> dict:
+    code, _ = p.get_code(**kw)
+    r = p.exchange(code)
+    if r.status_code != 200:
+        raise Blocked(f"no token: {r.status_code}")
+    return r.json()
+
+
+def _redirect_params(r: httpx.Response) -> dict[str, str] | None:
+    if r.status_code != 302:
+        return None
+    return params_of(r.headers["location"])
+
+
+# ---------------------------------------------------------------------- probes: True = faulty behaviour seen
+def p_state_not_echoed(p: Pgo) -> bool:
+    _, params = p.get_code(state="probe-state")
+    return params["state"] != "probe-state"
+
+
+def p_unknown_client_redirected(p: Pgo) -> bool:
+    r = p.authorize(client_id="unknown.example.nl", redirect_uri="https://unknown.example.nl/cb")
+    return r.status_code in (301, 302, 303, 307)
+
+
+def p_bad_redirect_uri_redirected(p: Pgo) -> bool:
+    return p.authorize(redirect_uri="https://evil.example.nl/cb").status_code in (301, 302, 303, 307)
+
+
+def p_response_type_not_checked(p: Pgo) -> bool:
+    params = _redirect_params(p.authorize(response_type="token"))
+    return not params or params.get("error") != "unsupported_response_type"
+
+
+def p_invalid_scope_accepted(p: Pgo) -> bool:
+    bad = [p.authorize(scope="anderezorgaanbieder"), p.authorize(scope="referentiezorgaanbieder~51")]
+    return any((_redirect_params(r) or {}).get("error") != "invalid_scope" for r in bad)
+
+
+def p_error_without_state(p: Pgo) -> bool:
+    params = _redirect_params(p.authorize(scope="anderezorgaanbieder", state="st"))
+    return params is not None and "state" not in params
+
+
+def p_extra_param_rejected(p: Pgo) -> bool:
+    return (_redirect_params(p.authorize(foo="bar")) or {}).get("error") == "invalid_request"
+
+
+def p_long_state_crash(p: Pgo) -> bool:
+    return p.authorize(state="s" * 5000).status_code >= 500
+
+
+def p_deny_issues_code(p: Pgo) -> bool:
+    r = p.follow(p.authorize(), decision="deny")
+    return "code" in params_of(r.headers["location"])
+
+
+def p_token_type_wrong(p: Pgo) -> bool:
+    return _tokens(p)["token_type"].lower() != "bearer"
+
+
+def p_expires_in_too_long(p: Pgo) -> bool:
+    return _tokens(p)["expires_in"] > 900
+
+
+def p_code_reusable(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    if p.exchange(code).status_code != 200:
+        raise Blocked("first exchange failed")
+    return p.exchange(code).status_code == 200
+
+
+def p_missing_redirect_uri_accepted(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    return p.exchange(code, redirect_uri=None).status_code == 200
+
+
+def p_redirect_uri_not_checked(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    return p.exchange(code, redirect_uri=REDIRECT_URI + "/other").status_code == 200
+
+
+def p_expired_code_accepted(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    auth = p.dva.auth
+    real = auth._clock
+    auth._clock = lambda: real() + 3600  # an hour later
+    try:
+        return p.exchange(code).status_code == 200
+    finally:
+        auth._clock = real
+
+
+def p_code_any_client(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    return p.exchange(code, client=p.other, client_id=OTHER_CLIENT_ID).status_code == 200
+
+
+def p_unsupported_grant_wrong_error(p: Pgo) -> bool:
+    r = p.token({"grant_type": "password"})
+    if r.status_code == 400 and r.json().get("error") == "invalid_request" and "json" in r.text.lower() \
+            and "unsupported" not in r.text:
+        raise Blocked("the token endpoint does not read form bodies")
+    return r.json().get("error") != "unsupported_grant_type"
+
+
+def p_slow_token(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    t0 = time.perf_counter()
+    r = p.exchange(code)
+    if r.status_code != 200:
+        raise Blocked("no token")
+    return time.perf_counter() - t0 >= slow_seconds() * 0.9
+
+
+def p_refresh_not_rotated(p: Pgo) -> bool:
+    t = _tokens(p)
+    r = p.refresh(t["refresh_token"])
+    if r.status_code != 200:
+        raise Blocked("refresh failed")
+    return r.json()["refresh_token"] == t["refresh_token"] or p.refresh(t["refresh_token"]).status_code == 200
+
+
+def p_revoked_refresh_accepted(p: Pgo) -> bool:
+    t = _tokens(p, fields=P2)
+    p.revoke("proefpersoon")
+    return p.refresh(t["refresh_token"]).status_code == 200
+
+
+def p_extra_token_param_rejected(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    r = p.exchange(code, foo="bar")
+    if r.status_code != 200 and p.exchange(p.get_code()[0]).status_code != 200:
+        raise Blocked("no token at all")
+    return r.status_code != 200
+
+
+def p_token_endpoint_json_only(p: Pgo) -> bool:
+    code, _ = p.get_code()
+    form = p.exchange(code)
+    code2, _ = p.get_code()
+    as_json = p.back.post(p.token_url, json={"grant_type": "authorization_code", "code": code2,
+                                             "redirect_uri": REDIRECT_URI})
+    return form.status_code == 400 and as_json.status_code == 200
+
+
+def p_resource_without_token(p: Pgo) -> bool:
+    return p.get("/Patient", None).status_code == 200
+
+
+def p_no_www_authenticate(p: Pgo) -> bool:
+    r = p.get("/Patient", None)
+    return r.status_code == 401 and "www-authenticate" not in r.headers
+
+
+def p_invalid_token_no_error(p: Pgo) -> bool:
+    r = p.get("/Patient", "bogus-token")
+    return r.status_code == 401 and 'error="invalid_token"' not in r.headers.get("www-authenticate", "")
+
+
+def p_token_in_query_accepted(p: Pgo) -> bool:
+    token = _tokens(p)["access_token"]
+    return p.get("/Patient", None, params={"access_token": token}).status_code == 200
+
+
+def p_scope_not_enforced(p: Pgo) -> bool:
+    token = _tokens(p, scope="referentiezorgaanbieder~49")["access_token"]
+    return p.get("/Patient", token).status_code == 200
+
+
+def p_no_request_id_echo(p: Pgo) -> bool:
+    r = p.get("/Patient", _tokens(p)["access_token"], headers={"MedMij-Request-ID": "probe-id"})
+    return r.headers.get("medmij-request-id") != "probe-id"
+
+
+def p_searchset_missing_self_link(p: Pgo) -> bool:
+    b = p.get("/Condition", _tokens(p)["access_token"]).json()
+    return not any(link.get("relation") == "self" for link in b.get("link", []))
+
+
+def p_no_include(p: Pgo) -> bool:
+    b = p.get("/Patient", _tokens(p)["access_token"], params={"_include": "Patient:general-practitioner"}).json()
+    return not any(e["search"]["mode"] == "include" for e in b.get("entry", []))
+
+
+def p_empty_search_404(p: Pgo) -> bool:
+    return p.get("/Observation", _tokens(p)["access_token"], params={"code": "http://loinc.org|0000-0"}).status_code == 404
+
+
+def p_xml_not_supported(p: Pgo) -> bool:
+    r = p.get("/Patient", _tokens(p)["access_token"], headers={"Accept": "application/fhir+xml"})
+    return "xml" not in r.headers.get("content-type", "")
+
+
+def p_profile_violation(p: Pgo) -> bool:
+    b = p.get("/Condition", _tokens(p)["access_token"]).json()
+    return any("clinicalStatus" not in e["resource"] for e in b.get("entry", []))
+
+
+def p_bsn_in_response(p: Pgo) -> bool:
+    return "http://fhir.nl/fhir/NamingSystem/bsn" in p.get("/Patient", _tokens(p)["access_token"]).text
+
+
+def p_dangling_reference(p: Pgo) -> bool:
+    token = _tokens(p)["access_token"]
+    bundle = p.get("/Condition", token).json()
+    refs = {v["reference"] for e in bundle.get("entry", []) for v in e["resource"].values()
+            if isinstance(v, dict) and "reference" in v}
+    return any(p.get("/" + ref, token).status_code != 200 for ref in refs)
+
+
+def p_error_not_operationoutcome(p: Pgo) -> bool:
+    r = p.get("/Goal", None)
+    return not r.headers.get("content-type", "").startswith("application/fhir+json")
+
+
+PROBES: dict[str, Callable[[Pgo], bool]] = {
+    name: globals()["p_" + name.replace("-", "_")] for name in FAULTS
+}
+
+
+def run_probe(name: str, p: Pgo) -> bool | None:
+    try:
+        return PROBES[name](p)
+    except (Blocked, KeyError, AssertionError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- tests
+def test_table_is_consistent():
+    catalogue = {r["id"] for r in yaml.safe_load(
+        open(__import__("validatiestraat").__path__[0] + "/requirements.yaml", encoding="utf-8"))["requirements"]}
+    assert len(FAULTS) >= 30
+    for f in FAULTS.values():
+        assert f.breaks, f.name
+        assert set(f.breaks) <= catalogue, f.name
+        assert set(f.blocks) <= catalogue, f.name
+        assert not set(f.breaks) & set(f.blocks), f.name
+        assert f.description and f.component in ("authorize", "token", "resource")
+    for required in ("state-not-echoed", "code-reusable", "resource-without-token", "expires-in-too-long",
+                     "token-type-wrong", "no-www-authenticate", "token-in-query-accepted", "bsn-in-response",
+                     "searchset-missing-self-link", "no-include", "empty-search-404", "redirect-uri-not-checked",
+                     "refresh-not-rotated", "revoked-refresh-accepted", "unknown-client-redirected",
+                     "error-without-state", "no-request-id-echo", "token-endpoint-json-only",
+                     "expired-code-accepted", "code-any-client", "slow-token"):
+        assert required in FAULTS, required
+    assert FAULTS["state-not-echoed"].breaks[0] == "AS-AUTHZ-01"
+    assert FAULTS["code-reusable"].breaks == ("AS-TOKEN-04",)
+    assert set(FAULTS["resource-without-token"].breaks) == {"RS-AUTH-01", "RS-AUTH-03"}
+
+
+def test_unknown_fault_is_a_usage_error():
+    from validatiestraat.errors import UserError
+
+    with pytest.raises(UserError) as info:
+        check_faults(["code-reusable", "nope"])
+    assert info.value.exit_code == 4 and "nope" in str(info.value) and "code-reusable" in str(info.value)
+
+
+def test_every_fault_has_a_probe():
+    assert set(PROBES) == set(FAULTS)
+
+
+def test_slow_seconds_env(monkeypatch):
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "0.25")
+    assert slow_seconds() == 0.25
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "garbage")
+    assert slow_seconds() == 11.0
+    monkeypatch.delenv(SLOW_SECONDS_ENV)
+    assert slow_seconds() == 11.0
+
+
+@pytest.fixture(scope="module")
+def clean():
+    from validatiestraat.reference.server import ReferenceDVA
+
+    with ReferenceDVA() as dva:
+        p = Pgo(dva)
+        yield p
+        p.close()
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_clean_dva_shows_no_fault(clean, name, monkeypatch):
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "0.15")
+    assert run_probe(name, clean) is False
+
+
+def _implied(fault: str, other: str) -> bool:
+    """Whether switching ``fault`` on may legitimately trigger ``other``'s probe: it breaks all of
+    ``other``'s requirements too."""
+    return set(FAULTS[other].breaks) <= set(FAULTS[fault].breaks)
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_changes_exactly_its_behaviour(make_pgo, name, monkeypatch):
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "0.15")
+    p = make_pgo(name)
+    assert p.dva.faults == frozenset({name})
+    assert run_probe(name, p) is True, f"{name}: the faulty behaviour was not observed"
+    component = FAULTS[name].component
+    for other in sorted(FAULTS):
+        if other == name or FAULTS[other].component != component or other == "slow-token":
+            continue
+        seen = run_probe(other, p)
+        if seen and not _implied(name, other):
+            pytest.fail(f"{name} also shows the behaviour of {other} ({FAULTS[other].breaks}) "
+                        f"but does not list those requirements")
