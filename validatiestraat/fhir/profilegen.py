@@ -182,11 +182,11 @@ def build() -> list[dict[str, Any]]:
     out.append(hn)
 
     ad = SD("nl-core-address", NLCORE + "nl-core-address", "Address", "3.0.6", "nl-core-address", "complex-type",
-            what="the Dutch postal code pattern")
+            what="the Dutch postal code pattern 9999XX (a space before the letters is tolerated) when the country is the Netherlands")
     ad.el("Address", constraint=(
         "nl-postal-code-pattern", "a Dutch postal code has the form 9999XX",
         "postalCode.empty() or country.empty() or (country.lower() in ('nl' | 'nld' | 'nederland')).not() "
-        "or postalCode.matches('^[0-9]{4}[A-Z]{2}$')"))
+        "or postalCode.matches('^[0-9]{4} ?[A-Za-z]{2}$')"))
     out.append(ad)
 
     cp = SD("nl-core-contactpoint", NLCORE + "nl-core-contactpoint", "ContactPoint", "2.0.8", "nl-core-contactpoint", "complex-type",
@@ -424,6 +424,17 @@ def build() -> list[dict[str, Any]]:
     md.el("MedicationDispense.dosageInstruction", max=0)
     md.el("MedicationDispense.subject", targets=[PATIENT])
     out.append(md)
+
+    aa = SD("zib-AdministrationAgreement", NICTIZ + "zib-AdministrationAgreement", "MedicationDispense", "2.2.8",
+            "zib-AdministrationAgreement", what="a category is required (administration agreement: SNOMED 422037009)")
+    category_coding(aa, "administrationAgreementCode", SCT, "422037009")
+    aa.el("MedicationDispense.subject", targets=[PATIENT])
+    out.append(aa)
+
+    spec = SD("zib-LaboratoryTestResult-Specimen", NICTIZ + "zib-LaboratoryTestResult-Specimen", "Specimen", "3.0.2",
+              "zib-LaboratoryTestResult-Specimen", what="the subject is a patient")
+    spec.el("Specimen.subject", targets=[PATIENT, CORE + "Group", CORE + "Device", CORE + "Substance"])
+    out.append(spec)
 
     med = SD("zib-Product", NICTIZ + "zib-Product", "Medication", "2.0.6", "zib-Product",
              what="at most one code per G-Standaard level / GTIN / ATC system")
