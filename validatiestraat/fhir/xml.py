@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from lxml import etree
@@ -64,7 +65,10 @@ def xml_to_json(text: str | bytes, fhir_version: str = "stu3") -> dict[str, Any]
 def element_to_json(root: etree._Element, fhir_version: str = "stu3") -> dict[str, Any]:
     if not isinstance(root.tag, str) or not root.tag.startswith(_F):
         raise FhirXmlError(f"root element {root.tag!r} is not in the FHIR namespace {FHIR_NS}", root.sourceline)
-    return _XmlReader(get_base(fhir_version)).resource(root)
+    try:
+        return _XmlReader(get_base(fhir_version)).resource(root)
+    finally:
+        _REP.map.clear()
 
 
 def _local(tag: str) -> str:
@@ -168,12 +172,14 @@ class _XmlReader:
             out.setdefault(name, []).append(value)
             return
         if name in out:
-            prev = out[name]
-            if isinstance(prev, list) and getattr(prev, "_repeated", False):
-                prev.append(value)
+            # a non-repeating element that occurs more than once: kept as an array so the
+            # validator reports it (its first occurrence may itself be an array of a generic element)
+            marker = "\x00repeated:" + name
+            if marker in _REP.map.get(id(out), ()):
+                out[name].append(value)
             else:
-                lst = _RepeatList([prev, value])
-                out[name] = lst
+                out[name] = [out[name], value]
+                _REP.map.setdefault(id(out), set()).add(marker)
             return
         out[name] = value
 
@@ -202,10 +208,14 @@ class _XmlReader:
             _XmlReader._put(out, "_" + name, {}, False)
 
 
-class _RepeatList(list):
-    """A list made from a non-repeating element that occurred more than once."""
+class _Repeated(threading.local):
+    """id(dict) -> names turned into arrays because they repeated (during one conversion)."""
 
-    _repeated = True
+    def __init__(self) -> None:
+        self.map: dict[int, set[str]] = {}
+
+
+_REP = _Repeated()
 
 
 def _generic(el: etree._Element) -> Any:
