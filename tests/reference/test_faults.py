@@ -335,3 +335,14 @@ def test_fault_changes_exactly_its_behaviour(make_pgo, name, monkeypatch):
         if seen and not _implied(name, other):
             pytest.fail(f"{name} also shows the behaviour of {other} ({FAULTS[other].breaks}) "
                         f"but does not list those requirements")
+
+
+def test_token_response_limit_follows_the_slow_delay(monkeypatch):
+    from validatiestraat.reference.faults import token_response_limit
+
+    monkeypatch.delenv(SLOW_SECONDS_ENV, raising=False)
+    assert token_response_limit() == 10.0
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "0.5")
+    assert token_response_limit() == 0.25
+    monkeypatch.setenv(SLOW_SECONDS_ENV, "60")
+    assert token_response_limit() == 10.0

@@ -91,8 +91,8 @@ _TABLE: tuple[Fault, ...] = (
           ("AS-AUTHZ-11",), component="authorize"),
     # ------------------------------------------------------------------ token endpoint
     Fault("token-type-wrong",
-          "the token response has token_type 'mac' instead of 'Bearer'",
-          ("AS-TOKEN-02",), component="token"),
+          "every token response (code exchange and refresh) has token_type 'mac' instead of 'Bearer'",
+          ("AS-TOKEN-02", "AS-TOKEN-11", "AS-TOKEN-16"), component="token"),
     Fault("expires-in-too-long",
           "access tokens live 3600 s and the token response says expires_in 3600",
           ("AS-TOKEN-03",), component="token"),
@@ -129,14 +129,16 @@ _TABLE: tuple[Fault, ...] = (
           "(its access tokens are still revoked)",
           ("AS-TOKEN-12",), component="token"),
     Fault("extra-token-param-rejected",
-          "unknown extra form parameters on the token request are refused with invalid_request",
+          "unknown extra form parameters on an authorization_code or refresh_token request are "
+          "refused with invalid_request",
           ("AS-TOKEN-16",), component="token"),
     Fault("token-endpoint-json-only",
           "the token endpoint refuses form-encoded bodies (400 invalid_request) and accepts "
           "only JSON bodies, so a conforming client never gets a token (and every form-encoded "
-          "request, e.g. one with an expired code, gets invalid_request instead of invalid_grant or "
-          "unsupported_grant_type)",
-          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN, component="token"),
+          "request, e.g. one with an expired code or another client's code, gets invalid_request "
+          "instead of invalid_grant, invalid_client or unsupported_grant_type)",
+          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN,
+          component="token"),
     # ------------------------------------------------------------------ resource server
     Fault("resource-without-token",
           "a FHIR request without an Authorization header is answered with test person 1's data "
@@ -174,7 +176,8 @@ _TABLE: tuple[Fault, ...] = (
           "FHIR XML is not served: a request for XML (Accept or _format) is answered with JSON",
           ("RS-FHIR-05",), component="resource"),
     Fault("profile-violation",
-          "every Condition lacks clinicalStatus, which zib-Problem requires",
+          "every Condition lacks clinicalStatus (required by zib-Problem) and the Patient has no "
+          "meta.profile",
           ("RS-FHIR-06",), component="resource"),
     Fault("bsn-in-response",
           "the Patient resource carries the person's BSN identifier "
@@ -201,6 +204,22 @@ def slow_seconds() -> float:
     except ValueError:
         value = DEFAULT_SLOW_SECONDS
     return max(0.0, value)
+
+
+#: ext.abo.tknint.201 / core.tknint.206: a token response within 10 s
+TOKEN_RESPONSE_LIMIT = 10.0
+
+
+def token_response_limit() -> float:
+    """The token response time limit a suite should apply to the reference DVA.
+
+    10 s normally. When ``$VALIDATIESTRAAT_SLOW_SECONDS`` is set (a test shortened the
+    ``slow-token`` delay), half of that delay, so the shortened fault still breaks the limit;
+    the reference DVA publishes it as ``options.token_response_limit_seconds`` of its target.
+    """
+    if os.environ.get(SLOW_SECONDS_ENV, "").strip():
+        return min(TOKEN_RESPONSE_LIMIT, slow_seconds() / 2)
+    return TOKEN_RESPONSE_LIMIT
 
 
 class UnknownFault(UserError):

@@ -371,8 +371,11 @@ class ResourceServer:
                 if rtype == "Patient" and "bsn-in-response" in self.faults:
                     res["identifier"] = [{"use": "official", "system": BSN_SYSTEM, "value": person.bsn},
                                          *res.get("identifier", [])]
-                if rtype == "Condition" and "profile-violation" in self.faults:
-                    res.pop("clinicalStatus", None)
+                if "profile-violation" in self.faults:
+                    if rtype == "Condition":
+                        res.pop("clinicalStatus", None)
+                    if rtype == "Patient":
+                        res.pop("meta", None)
                 if rtype == "Condition" and "dangling-reference" in self.faults:
                     res["asserter"] = {"reference": "Practitioner/onbekende-behandelaar",
                                        "display": "Onbekende behandelaar"}

@@ -534,16 +534,16 @@ class AuthorizationServer:
             grant_type = params.get("grant_type")
             self._record({"event": "token", "grant_type": grant_type, "request_id": request_id,
                           "correlation_id": req.header("X-Correlation-ID"), "peer": sorted(req.peer_names)})
-            if "extra-token-param-rejected" in self.faults:
-                unknown = sorted(set(params) - KNOWN_TOKEN_PARAMS)
-                if unknown:
-                    raise OAuthError("invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
             client = self.client_for_names(req.peer_names)
             if client is None:
                 raise OAuthError("invalid_client", "the client certificate does not belong to a client on the "
                                  "OAuth Client List", 401)
             if not grant_type:
                 raise OAuthError("invalid_request", "grant_type is missing")
+            if "extra-token-param-rejected" in self.faults and grant_type in ("authorization_code", "refresh_token"):
+                unknown = sorted(set(params) - KNOWN_TOKEN_PARAMS)
+                if unknown:
+                    raise OAuthError("invalid_request", f"unknown parameter(s): {', '.join(unknown)}")
             if grant_type == "authorization_code":
                 body = self._exchange_code(params, client)
                 if "slow-token" in self.faults:

@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from validatiestraat.reference.data import PERSONS
-from validatiestraat.reference.faults import check_faults
+from validatiestraat.reference.faults import check_faults, token_response_limit
 from validatiestraat.reference.fhir import ResourceServer
 from validatiestraat.reference.oauth import (
     AANBIEDER,
@@ -344,6 +344,8 @@ class ReferenceDVA:
                 "code_lifetime_seconds": self.code_lifetime,
                 "access_token_lifetime_seconds": self.access_token_lifetime,
                 "max_state_length": MAX_STATE_LENGTH,
+                # 10 s; scaled down when $VALIDATIESTRAAT_SLOW_SECONDS shortens the slow-token fault
+                "token_response_limit_seconds": token_response_limit(),
                 "untrusted_client_certificate": str(pki.untrusted_client.cert_path),
                 "untrusted_client_key": str(pki.untrusted_client.key_path),
                 "persons": [p.username for p in PERSONS],
