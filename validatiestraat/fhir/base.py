@@ -72,7 +72,7 @@ class ElemDef:
 class TypeDef:
     """A resource, datatype or backbone element with its elements in FHIR order."""
 
-    __slots__ = ("name", "kind", "parent", "elements", "keys", "required", "choices", "fhir_type")
+    __slots__ = ("name", "kind", "parent", "elements", "keys", "fast", "required", "choices", "fhir_type")
 
     def __init__(self, name: str, raw: dict[str, Any]):
         self.name = name
@@ -113,6 +113,13 @@ class TypeDef:
                         ks.append("_" + key)
                 choices.append((ed, tuple(ks)))
         self.choices = tuple(choices)
+        # for the validator's walk: key -> [elemdef, type code, kind, primitive checker, is_list, enum,
+        #                                    quick kind, quick matcher, sub TypeDef (filled on first use)]
+        self.fast: dict[str, list[Any]] = {}
+        for k, (ed, t, kind) in self.keys.items():
+            qkind, qfn = QUICK.get(t, (Q_NONE, None)) if kind == K_PRIM else (Q_NONE, None)
+            self.fast[k] = [ed, t, kind, PRIMITIVE_CHECKS.get(t) if kind == K_PRIM else None, ed.is_list, ed.enum,
+                            qkind, qfn, None]
 
     def __repr__(self) -> str:  # pragma: no cover
         return f"TypeDef({self.name})"
@@ -392,3 +399,25 @@ PRIMITIVE_CHECKS: dict[str, Callable[[Any], str | None]] = {
 
 # XML attribute value -> JSON value, by primitive type (used by the XML converter)
 JSON_NUMBER_TYPES = frozenset({"integer", "integer64", "positiveInt", "unsignedInt", "decimal"})
+
+
+# Quick acceptance of valid primitive values (the detailed checker runs only when these fail).
+Q_NONE, Q_STR, Q_RE, Q_BOOL, Q_DEC = 0, 1, 2, 3, 4
+_RE_NOSPACE = re.compile(r"[^\s]+")
+QUICK: dict[str, tuple[int, Any]] = {
+    "string": (Q_STR, None),
+    "markdown": (Q_STR, None),
+    "boolean": (Q_BOOL, None),
+    "decimal": (Q_DEC, None),
+    "code": (Q_RE, RE_CODE.fullmatch),
+    "id": (Q_RE, RE_ID.fullmatch),
+    "uri": (Q_RE, _RE_NOSPACE.fullmatch),
+    "url": (Q_RE, _RE_NOSPACE.fullmatch),
+    "canonical": (Q_RE, _RE_NOSPACE.fullmatch),
+    "oid": (Q_RE, RE_OID.fullmatch),
+    "uuid": (Q_RE, RE_UUID.fullmatch),
+    "date": (Q_RE, RE_DATE.fullmatch),
+    "dateTime": (Q_RE, RE_DATETIME.fullmatch),
+    "instant": (Q_RE, RE_INSTANT.fullmatch),
+    "time": (Q_RE, RE_TIME.fullmatch),
+}

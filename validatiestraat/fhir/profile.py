@@ -68,6 +68,9 @@ class PElem:
         "eid", "name", "bdef", "min", "max", "types", "targets", "fixed", "pattern", "binding",
         "constraints", "slicing", "slices", "children", "variants", "slice_name", "vtype", "root_type",
         "max_length", "min_value", "max_value", "inlined", "disc", "profile", "active",
+        # computed by _finalize for the validator's hot path
+        "gkeys", "is_list", "item_checks", "slices_needed", "card_min", "card_max", "target_types", "fast_slices",
+        "single", "target_info", "walk_items",
     )
 
     def __init__(self, eid: str, name: str, bdef: ElemDef | None, profile: str):
@@ -96,6 +99,22 @@ class PElem:
         self.disc: list[tuple[str, list[str], Any]] | None = None  # compiled slice matchers
         self.profile = profile
         self.active = True  # False once finalised and found to check nothing
+        self._reset_computed()
+
+    def _reset_computed(self) -> None:
+        self.gkeys: tuple[tuple[str, str, bool], ...] = ()
+        self.is_list = False
+        self.item_checks = True
+        self.slices_needed = False
+        self.card_min: int | None = None
+        self.card_max: int | None = None
+        self.target_types: dict[str, str | None] | None = None
+        # (element names, {values: slice name}) when every slice is told apart by fixed values of
+        # direct children (url of extensions, system of identifiers ...): an O(1) slice lookup
+        self.fast_slices: tuple[tuple[str, ...], dict[tuple[Any, ...], str]] | None = None
+        self.single: tuple[str, str, str | None] | None = None  # (type, key, "_key" or None) for one-type, non-repeating elements
+        self.target_info: dict[str, tuple[list[str], bool]] = {}  # resolved type -> (candidate profiles, any core)
+        self.walk_items = True  # item_checks or children or variants
 
     def clone(self, profile: str | None = None) -> "PElem":
         c = PElem.__new__(PElem)
@@ -124,6 +143,7 @@ class PElem:
         c.disc = None
         c.profile = self.profile if profile is None else profile
         c.active = True
+        c._reset_computed()
         return c
 
     def single_type(self) -> str | None:
@@ -546,7 +566,54 @@ def _finalize(node: PElem, comp: ProfileCompiler) -> bool:
     ):
         active = True
     node.active = active
+    _compute(node, comp)
     return active
+
+
+def _compute(node: PElem, comp: "ProfileCompiler") -> None:
+    bdef = node.bdef
+    if bdef is not None:
+        node.gkeys = tuple((t, k, t in PRIMITIVES) for t, k in bdef.types.items())
+        node.is_list = bdef.is_list
+        if len(node.gkeys) == 1 and not bdef.is_list:
+            t, k, prim = node.gkeys[0]
+            node.single = (t, k, "_" + k if prim else None)
+        node.card_min = node.min if node.min is not None and (node.min > bdef.min or node.slice_name is not None) else None
+        mx = node.max
+        if mx is not None and (mx < 0 or (mx >= 1 and not bdef.is_list)):
+            mx = None
+        node.card_max = mx
+    node.item_checks = (
+        node.fixed is not NOVAL or node.pattern is not NOVAL or node.binding is not None or node.max_length is not None
+        or node.min_value is not None or node.max_value is not None or node.types is not None
+        or node.targets is not None or bool(node.constraints)
+    )
+    node.slices_needed = any(s.min for s in node.slices.values())
+    node.walk_items = node.item_checks or bool(node.children) or bool(node.variants)
+    node.fast_slices = _fast_slices(node)
+    if node.targets:
+        node.target_types = {t: comp.type_of(t) for t in node.targets}
+
+
+def _fast_slices(node: PElem) -> tuple[tuple[str, ...], dict[tuple[Any, ...], str]] | None:
+    if node.slicing is None or not node.slices:
+        return None
+    segs: tuple[str, ...] | None = None
+    index: dict[tuple[Any, ...], str] = {}
+    for name, s in node.slices.items():
+        tests = s.disc
+        if not tests or any(k != "fixed" or len(p) != 1 or len(v) != 1 for k, p, v in tests):
+            return None
+        these = tuple(p[0] for k, p, v in tests)
+        if segs is None:
+            segs = these
+        elif these != segs:
+            return None
+        key = tuple(v[0] for k, p, v in tests)
+        if any(isinstance(x, (dict, list, bool)) for x in key):
+            return None
+        index.setdefault(key, name)
+    return (segs, index) if segs else None
 
 
 def _split_path(path: str) -> list[str]:

@@ -17,6 +17,7 @@ their compiled plans. Nothing stops at the first error: all issues are reported.
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from typing import Any, Iterable, Sequence
@@ -26,6 +27,10 @@ from validatiestraat.fhir.base import (
     K_COMPLEX,
     K_PEXT,
     K_PRIM,
+    Q_BOOL,
+    Q_DEC,
+    Q_RE,
+    Q_STR,
     PRIMITIVE_CHECKS,
     PRIMITIVES,
     BaseModel,
@@ -76,7 +81,7 @@ class Frame:
 
 
 class _Ctx:
-    __slots__ = ("issues", "profile", "refs", "exts", "frames", "cur", "root", "noted", "silent", "conf_cache", "depth")
+    __slots__ = ("issues", "profile", "refs", "exts", "frames", "cur", "root", "noted", "silent", "conf_cache", "depth", "resolved")
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
@@ -90,6 +95,7 @@ class _Ctx:
         self.silent = 0
         self.conf_cache: dict[tuple[int, str], bool] = {}
         self.depth = 0
+        self.resolved: dict[int, Frame | None] = {}  # id(Reference dict) -> target (pass 2)
 
     def err(self, path: str, msg: str, code: str, source: str | None = None) -> None:
         self.issues.append(Issue(ERROR, path, msg, self.profile, source, code))
@@ -137,6 +143,15 @@ class Validator:
             return self._validate(resource, profiles)
 
     def _validate(self, resource: Any, profiles: Sequence[str]) -> ValidationResult:
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # the input is large and acyclic; collecting during the walk only costs time
+        try:
+            return self._validate_inner(resource, profiles)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _validate_inner(self, resource: Any, profiles: Sequence[str]) -> ValidationResult:
         ctx = _Ctx()
         result = ValidationResult(fhir_version=self.base.fhir_version)
         if not isinstance(resource, dict):
@@ -194,77 +209,107 @@ class Validator:
         return frame
 
     def _walk(self, obj: dict[str, Any], td: TypeDef, path: str, ctx: _Ctx) -> None:
-        keys = td.keys
+        fast = td.fast
+        seen_choice: dict[Any, str] | None = None
         for key, val in obj.items():
-            ent = keys.get(key)
+            ent = fast.get(key)
             if ent is None:
                 if key == "resourceType" and td.kind == "resource":
                     continue
                 self._unknown(obj, key, td, path, ctx)
                 continue
-            edef, tcode, kind = ent
+            edef, tcode, kind, check, is_list, enum, qkind, qfn, sub = ent
+            if edef.is_choice and not (kind == K_PEXT and key[1:] in obj):
+                if seen_choice is None:
+                    seen_choice = {edef: key}
+                elif edef in seen_choice:
+                    ctx.err(f"{path}.{edef.name}", f"only one type is allowed for {edef.name}, found "
+                            f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}", "choice")
+                else:
+                    seen_choice[edef] = key
+            if kind == K_PRIM and not is_list:
+                # the common case first: a valid single primitive
+                if qkind == Q_STR:
+                    if type(val) is str and val and val.isprintable() and len(val) < 1048576:
+                        continue
+                elif qkind == Q_RE:
+                    if type(val) is str and qfn(val) is not None:
+                        if enum is None or val in enum:
+                            continue
+                elif qkind == Q_BOOL:
+                    if val is True or val is False:
+                        continue
+                elif qkind == Q_DEC:
+                    if type(val) is int or (type(val) is float and val - val == 0):
+                        continue
+                if val is None:
+                    ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
+                    continue
+                if type(val) is list:
+                    ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
+                    continue
+                msg = check(val)
+                if msg is not None:
+                    ctx.err(f"{path}.{key}", msg, "json-type" if "JSON" in msg else "invalid-value")
+                elif enum is not None and val not in enum:
+                    ctx.err(f"{path}.{key}", _enum_msg(val, edef), "code-invalid")
+                continue
             if val is None:
                 ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
                 continue
-            if kind == K_PRIM:
-                check = PRIMITIVE_CHECKS[tcode]
-                if edef.is_list:
+            if kind == K_COMPLEX:
+                if sub is None:
+                    sub = ent[8] = self.base.get(tcode)
+                if is_list:
                     if type(val) is not list:
                         ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
                         continue
                     if not val:
                         ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
                         continue
-                    ext = obj.get("_" + key)
-                    if ext is not None and (type(ext) is not list or len(ext) != len(val)):
-                        ctx.err(f"{path}._{key}", f"_{key} must be an array of the same length as {key}", "array")
-                        ext = None
-                    enum = edef.enum
-                    for i, v in enumerate(val):
-                        if v is None:
-                            if ext is None or ext[i] is None:
-                                ctx.err(f"{path}.{key}[{i}]", "null without an extension in _" + key, "null", "ele-1")
-                            continue
-                        msg = check(v)
-                        if msg is not None:
-                            ctx.err(f"{path}.{key}[{i}]", msg, "json-type" if "JSON" in msg else "invalid-value")
-                        elif enum is not None and v not in enum:
-                            ctx.err(f"{path}.{key}[{i}]", _enum_msg(v, edef), "code-invalid")
-                else:
-                    if type(val) is list:
-                        ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
-                        continue
-                    msg = check(val)
-                    if msg is not None:
-                        ctx.err(f"{path}.{key}", msg, "json-type" if "JSON" in msg else "invalid-value")
-                    elif edef.enum is not None and val not in edef.enum:
-                        ctx.err(f"{path}.{key}", _enum_msg(val, edef), "code-invalid")
-            elif kind == K_COMPLEX:
-                sub = self.base.get(tcode)
-                if edef.is_list:
-                    if type(val) is not list:
-                        ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
-                        continue
-                    if not val:
-                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
-                        continue
-                    for i, item in enumerate(val):
-                        p = f"{path}.{key}[{i}]"
+                    i = 0
+                    for item in val:
                         if type(item) is not dict:
-                            ctx.err(p, f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
-                            continue
-                        self._complex(item, sub, tcode, edef, p, ctx)
+                            ctx.err(f"{path}.{key}[{i}]", f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
+                        elif len(item) > 1 and tcode != "Reference" and tcode != "Extension":
+                            self._walk(item, sub, f"{path}.{key}[{i}]", ctx)
+                        else:
+                            self._complex(item, sub, tcode, edef, f"{path}.{key}[{i}]", ctx)
+                        i += 1
                 else:
-                    p = f"{path}.{key}"
                     if type(val) is not dict:
                         if type(val) is list:
-                            ctx.err(p, f"{edef.name} does not repeat and must not be an array", "array")
+                            ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
                         else:
-                            ctx.err(p, f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
+                            ctx.err(f"{path}.{key}", f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
                         continue
-                    self._complex(val, sub, tcode, edef, p, ctx)
+                    if len(val) > 1 and tcode != "Reference" and tcode != "Extension":
+                        self._walk(val, sub, f"{path}.{key}", ctx)
+                    else:
+                        self._complex(val, sub, tcode, edef, f"{path}.{key}", ctx)
+            elif kind == K_PRIM:  # a repeating primitive
+                if type(val) is not list:
+                    ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
+                    continue
+                if not val:
+                    ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                    continue
+                ext = obj.get("_" + key)
+                if ext is not None and (type(ext) is not list or len(ext) != len(val)):
+                    ctx.err(f"{path}._{key}", f"_{key} must be an array of the same length as {key}", "array")
+                    ext = None
+                for i, v in enumerate(val):
+                    if v is None:
+                        if ext is None or ext[i] is None:
+                            ctx.err(f"{path}.{key}[{i}]", "null without an extension in _" + key, "null", "ele-1")
+                        continue
+                    msg = check(v)
+                    if msg is not None:
+                        ctx.err(f"{path}.{key}[{i}]", msg, "json-type" if "JSON" in msg else "invalid-value")
+                    elif enum is not None and v not in enum:
+                        ctx.err(f"{path}.{key}[{i}]", _enum_msg(v, edef), "code-invalid")
             elif kind == K_PEXT:
-                if edef.is_list:
+                if is_list:
                     if type(val) is not list:
                         ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
                         continue
@@ -287,7 +332,7 @@ class Validator:
             else:  # contained resources, Bundle.entry.resource, Parameters.parameter.resource
                 is_contained = key == "contained"
                 full_url = obj.get("fullUrl") if td.name == "BundleEntry" else None
-                if edef.is_list:
+                if is_list:
                     if type(val) is not list:
                         ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
                         continue
@@ -301,20 +346,13 @@ class Validator:
                         ctx.err(f"{path}.{key}", f"{key} must not be an array", "array")
                         continue
                     self._walk_resource(val, f"{path}.{key}", ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
-        for edef, ks in td.required:
-            for k in ks:
-                if k in obj:
-                    break
-            else:
-                ctx.err(f"{path}.{edef.name}", f"{edef.name} is required (min 1) but missing", "required", f"{td.fhir_type}.{edef.name}")
-        for edef, ks in td.choices:
-            n = 0
-            for k in ks:
-                if k in obj and not (k[0] == "_" and k[1:] in obj):
-                    n += 1
-            if n > 1:
-                present = sorted({k.lstrip("_") for k in ks if k in obj})
-                ctx.err(f"{path}.{edef.name}", f"only one type is allowed for {edef.name}, found {', '.join(present)}", "choice")
+        if td.required:
+            for edef, ks in td.required:
+                for k in ks:
+                    if k in obj:
+                        break
+                else:
+                    ctx.err(f"{path}.{edef.name}", f"{edef.name} is required (min 1) but missing", "required", f"{td.fhir_type}.{edef.name}")
         native = _NATIVE.get(td.name)
         if native is not None:
             native(self, obj, path, ctx)
@@ -482,6 +520,7 @@ class Validator:
             if ref.startswith("#"):
                 frame.container.local_refs.add(ref[1:])
                 target = self._resolve(ref, frame)
+                ctx.resolved[id(item)] = target
                 if target is None:
                     ctx.err(p, f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
                     continue
@@ -501,6 +540,7 @@ class Validator:
                     ctx.err(p, f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
                     continue
                 target = self._resolve(ref, frame)
+                ctx.resolved[id(item)] = target
                 if target is None:
                     if ref.startswith("urn:") and frame.container.bundle is not None:
                         ctx.err(p, f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
@@ -584,6 +624,21 @@ class Validator:
             ctx.profile = None
 
     def _check_item(self, value: Any, ext: Any, pe: PElem, tcode: str, path: str, ctx: _Ctx) -> None:
+        if pe.item_checks:
+            self._item_rules(value, ext, pe, tcode, path, ctx)
+        if pe.children:
+            ch = pe.children.get(tcode)
+            if ch:
+                if tcode in PRIMITIVES:
+                    self._check_children(ext if type(ext) is dict else {}, ch, path, ctx)
+                elif type(value) is dict:
+                    self._check_children(value, ch, path, ctx)
+        if pe.variants:
+            v = pe.variants.get(tcode)
+            if v is not None:
+                self._check_item(value, ext, v, tcode, path, ctx)
+
+    def _item_rules(self, value: Any, ext: Any, pe: PElem, tcode: str, path: str, ctx: _Ctx) -> None:
         if pe.fixed is not NOVAL and value is not None:
             if not _equal(value, pe.fixed):
                 ctx.err(path, f"value must be exactly {_short(pe.fixed)} (fixed), found {_short(value)}", "fixed", pe.eid)
@@ -609,32 +664,33 @@ class Validator:
         if pe.constraints:
             for c in pe.constraints:
                 self._check_constraint(c, value, ext, tcode, pe, path, ctx)
-        if pe.children:
-            ch = pe.children.get(tcode)
-            if ch:
-                if tcode in PRIMITIVES:
-                    self._check_children(ext if type(ext) is dict else {}, ch, path, ctx)
-                elif type(value) is dict:
-                    self._check_children(value, ch, path, ctx)
-        if pe.variants:
-            v = pe.variants.get(tcode)
-            if v is not None:
-                self._check_item(value, ext, v, tcode, path, ctx)
 
-    def _gather(self, obj: dict[str, Any], bdef: Any, path: str) -> list[tuple[Any, Any, str, str]]:
+    def _gather(self, obj: dict[str, Any], pe: PElem, path: str) -> list[tuple[Any, Any, str, str]]:
         out: list[tuple[Any, Any, str, str]] = []
-        for tcode, key in bdef.types.items():
+        is_list = pe.is_list
+        for tcode, key, prim in pe.gkeys:
             val = obj.get(key)
-            prim = tcode in PRIMITIVES
-            ext = obj.get("_" + key) if prim else None
-            if val is None and ext is None:
-                continue
-            if bdef.is_list:
+            if prim:
+                ext = obj.get("_" + key)
+                if val is None and ext is None:
+                    continue
+            else:
+                if val is None:
+                    continue
+                ext = None
+            if is_list:
                 if type(val) is list:
                     vals = val
                 elif val is None:
-                    vals = []
+                    vals = ()
                 else:
+                    continue
+                if ext is None:
+                    i = 0
+                    for v in vals:
+                        if v is not None and (prim or type(v) is dict):
+                            out.append((v, None, tcode, f"{path}.{key}[{i}]"))
+                        i += 1
                     continue
                 exts = ext if type(ext) is list else []
                 n = len(vals) if len(vals) >= len(exts) else len(exts)
@@ -642,8 +698,6 @@ class Validator:
                     v = vals[i] if i < len(vals) else None
                     e = exts[i] if i < len(exts) else None
                     if v is None and e is None:
-                        continue
-                    if not prim and type(v) is not dict:
                         continue
                     out.append((v, e, tcode, f"{path}.{key}[{i}]"))
             else:
@@ -656,42 +710,84 @@ class Validator:
 
     def _check_children(self, obj: dict[str, Any], ch: dict[str, PElem], path: str, ctx: _Ctx) -> None:
         for name, cpe in ch.items():
-            bdef = cpe.bdef
-            if bdef is None:
+            single = cpe.single
+            if single is not None and not cpe.slices:
+                # one type, does not repeat: no list to build
+                tcode, key, ukey = single
+                val = obj.get(key)
+                ext = obj.get(ukey) if ukey is not None else None
+                if val is None and ext is None:
+                    if cpe.card_min:
+                        ctx.err(f"{path}.{key}", f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
+                    if cpe.variants:
+                        self._check_variant_cards([], cpe, path, ctx)
+                    continue
+                if type(val) is list or type(ext) is list or (ukey is None and type(val) is not dict):
+                    continue  # reported by the base layer
+                if cpe.card_max == 0:
+                    ctx.err(f"{path}.{key}", f"{name}: maximum cardinality is 0, found 1", "cardinality", cpe.eid)
+                if cpe.walk_items:
+                    self._check_item(val, ext, cpe, tcode, f"{path}.{key}", ctx)
                 continue
-            items = self._gather(obj, bdef, path)
-            n = len(items)
-            mn = cpe.min
-            if mn is not None and n < mn and mn > bdef.min:
-                ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: minimum cardinality is {mn}, found {n}", "cardinality", cpe.eid)
-            mx = cpe.max
-            if mx is not None and mx >= 0 and n > mx and not (mx >= 1 and not bdef.is_list):
-                ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: maximum cardinality is {mx}, found {n}", "cardinality", cpe.eid)
-            if cpe.variants:
-                for vt, v in cpe.variants.items():
-                    if v.min is not None and v.min >= 1 or v.max == 0:
-                        cnt = sum(1 for it in items if it[2] == vt)
-                        if v.min is not None and cnt < v.min:
-                            ctx.err(f"{path}.{bdef.types.get(vt, name)}", f"{bdef.types.get(vt, name)}: minimum cardinality is {v.min}, found {cnt}", "cardinality", v.eid)
-                        if v.max == 0 and cnt:
-                            ctx.err(f"{path}.{bdef.types.get(vt, name)}", f"{bdef.types.get(vt, name)} is not allowed (max 0)", "cardinality", v.eid)
+            items = self._gather(obj, cpe, path)
             if not items:
-                if cpe.slices:
+                if cpe.card_min:
+                    bdef = cpe.bdef
+                    ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
+                if cpe.variants:
+                    self._check_variant_cards(items, cpe, path, ctx)
+                if cpe.slices_needed:
                     self._check_slicing(items, cpe, path, ctx)
                 continue
-            if cpe.slicing is not None and cpe.slices:
+            n = len(items)
+            if cpe.card_min is not None and n < cpe.card_min:
+                ctx.err(f"{path}.{_elem_key(cpe.bdef)}", f"{name}: minimum cardinality is {cpe.card_min}, found {n}", "cardinality", cpe.eid)
+            if cpe.card_max is not None and n > cpe.card_max:
+                ctx.err(f"{path}.{_elem_key(cpe.bdef)}", f"{name}: maximum cardinality is {cpe.card_max}, found {n}", "cardinality", cpe.eid)
+            if cpe.variants:
+                self._check_variant_cards(items, cpe, path, ctx)
+            if cpe.slices:
                 self._check_slicing(items, cpe, path, ctx)
-            for v, e, tcode, ipath in items:
-                self._check_item(v, e, cpe, tcode, ipath, ctx)
+            if cpe.walk_items:
+                for v, e, tcode, ipath in items:
+                    self._check_item(v, e, cpe, tcode, ipath, ctx)
+
+    def _check_variant_cards(self, items: list[tuple[Any, Any, str, str]], cpe: PElem, path: str, ctx: _Ctx) -> None:
+        bdef = cpe.bdef
+        for vt, v in cpe.variants.items():
+            if (v.min is not None and v.min >= 1) or v.max == 0:
+                cnt = sum(1 for it in items if it[2] == vt)
+                key = bdef.types.get(vt, cpe.name)
+                if v.min is not None and cnt < v.min:
+                    ctx.err(f"{path}.{key}", f"{key}: minimum cardinality is {v.min}, found {cnt}", "cardinality", v.eid)
+                if v.max == 0 and cnt:
+                    ctx.err(f"{path}.{key}", f"{key} is not allowed (max 0)", "cardinality", v.eid)
 
     # -- slicing ---------------------------------------------------------------------------
 
     def _check_slicing(self, items: list[tuple[Any, Any, str, str]], pe: PElem, path: str, ctx: _Ctx) -> None:
         sl = pe.slicing
         slices = pe.slices
-        assigned: list[str | None] = [None] * len(items)
-        uncertain = [False] * len(items)
-        for idx, it in enumerate(items):
+        n = len(items)
+        assigned: list[str | None] = [None] * n
+        uncertain = [False] * n
+        fast = pe.fast_slices
+        for idx in range(n):
+            it = items[idx]
+            if fast is not None:
+                v = it[0]
+                if type(v) is dict:
+                    segs, index = fast
+                    if len(segs) == 1:
+                        x = v.get(segs[0])
+                        if type(x) is not dict and type(x) is not list:
+                            assigned[idx] = index.get((x,))
+                            continue
+                    else:
+                        key = tuple(v.get(sg) for sg in segs)
+                        if not any(type(x) is dict or type(x) is list for x in key):
+                            assigned[idx] = index.get(key)
+                            continue
             for sname, spe in slices.items():
                 m = self._match(it, spe, ctx)
                 if m is True:
@@ -699,16 +795,20 @@ class Validator:
                     break
                 if m is None:
                     uncertain[idx] = True
-        where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
-        open_uncertain = any(u and a is None for u, a in zip(uncertain, assigned))
+        counts: dict[str | None, int] = {}
+        for a in assigned:
+            counts[a] = counts.get(a, 0) + 1
+        open_uncertain = any(uncertain[i] and assigned[i] is None for i in range(n))
         for sname, spe in slices.items():
-            c = sum(1 for a in assigned if a == sname)
+            c = counts.get(sname, 0)
             if spe.min is not None and c < spe.min:
+                where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
                 if open_uncertain:
                     ctx.add(INFORMATION, where, f"slice {sname!r}: could not determine whether the minimum of {spe.min} is met (discriminator not resolvable)", "not-checked", spe.eid)
                 else:
                     ctx.err(where, f"slice {sname!r} requires at least {spe.min}, found {c}", "slice", spe.eid)
             if spe.max is not None and spe.max >= 0 and c > spe.max:
+                where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
                 ctx.err(where, f"slice {sname!r} allows at most {spe.max}, found {c}", "slice", spe.eid)
         if sl is not None:
             if sl.rules == "closed":
@@ -733,7 +833,9 @@ class Validator:
                     last = max(last, order[a])
         for (v, e, tcode, ipath), a in zip(items, assigned):
             if a is not None:
-                self._check_item(v, e, slices[a], tcode, ipath, ctx)
+                spe = slices[a]
+                if spe.item_checks or spe.children or spe.variants:
+                    self._check_item(v, e, spe, tcode, ipath, ctx)
 
     def _match(self, it: tuple[Any, Any, str, str], spe: PElem, ctx: _Ctx) -> bool | None:
         tests = spe.disc
@@ -956,13 +1058,17 @@ class Validator:
         if type(ref) is not str or ctx.cur is None:
             return
         targets = pe.targets or []
-        types = {}
-        for t in targets:
-            types[t] = self.compiler.type_of(t)
-        allowed_types = {t for t in types.values() if t is not None}
+        types = pe.target_types
+        if types is None:
+            types = pe.target_types = {t: self.compiler.type_of(t) for t in targets}
+        allowed_types = _allowed_types(types)
         if not allowed_types or allowed_types & _ANY_TARGET:
             return
-        f = self._resolve(ref, ctx.cur)
+        key = id(value)
+        if key in ctx.resolved:
+            f = ctx.resolved[key]
+        else:
+            f = self._resolve(ref, ctx.cur)
         rtype = f.rt if f is not None else None
         if rtype is None:
             m = _RE_RELATIVE.fullmatch(ref) or _RE_ABS_TAIL.search(ref)
@@ -974,8 +1080,12 @@ class Validator:
             return
         if f is None:
             return
-        candidates = [t for t, ty in types.items() if ty == rtype]
-        if any(t.startswith(CORE_SD) for t in candidates):
+        info = pe.target_info.get(rtype)
+        if info is None:
+            cands = [t for t, ty in types.items() if ty == rtype]
+            info = pe.target_info[rtype] = (cands, any(t.startswith(CORE_SD) for t in cands))
+        candidates, core_ok = info
+        if core_ok:
             return
         for t in candidates:
             if self.compiler.get(t) is None:
@@ -1205,6 +1315,18 @@ def _elem_key(bdef: Any) -> str:
     if len(bdef.types) == 1:
         return next(iter(bdef.types.values()))
     return bdef.name
+
+
+_ALLOWED_CACHE: dict[int, tuple[dict[str, str | None], frozenset[str]]] = {}
+
+
+def _allowed_types(types: dict[str, str | None]) -> frozenset[str]:
+    hit = _ALLOWED_CACHE.get(id(types))
+    if hit is not None and hit[0] is types:
+        return hit[1]
+    allowed = frozenset(t for t in types.values() if t is not None)
+    _ALLOWED_CACHE[id(types)] = (types, allowed)
+    return allowed
 
 
 def _is_core_vs(url: str) -> bool:

@@ -1,0 +1,125 @@
+"""Benchmark: FHIR profile validation (validatiestraat.fhir) against fhir.resources, same data, same run.
+
+Data: generated realistic STU3 BgZ searchsets (bench/fhir_data.py) of 500, 10,000 and 100,000
+entries; every resource claims its zib2017 profile. The process is pinned to one core.
+
+Measured:
+* validatiestraat: ``get_validator("stu3").validate(bundle)``: base structure, every claimed profile
+  (bundled essential versions), bindings, slicing, invariants, references resolved in the Bundle;
+* fhir.resources 8 (STU3 models), structure only: ``Bundle.model_validate(bundle)`` and, as the
+  faster variant, ``get_fhir_model_class(rt).model_validate(resource)`` per entry.
+
+Prints resources per second, the ratio against the faster fhir.resources variant, and the time
+per resource for each Bundle size (linear growth means a constant time per resource).
+
+Usage: python bench/fhir_bench.py [--sizes 500 10000 100000] [--repeat 15] [--no-pin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fhir_data import make_bundle  # noqa: E402
+
+
+def timeit(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description="FHIR validation benchmark")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 10_000, 100_000])
+    ap.add_argument("--repeat", type=int, default=15, help="repetitions for the smallest Bundle (fewer for bigger ones)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU core")
+    ap.add_argument("--baseline-max", type=int, default=10_000, help="largest Bundle also measured with fhir.resources")
+    args = ap.parse_args(argv)
+
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    from fhir.resources.STU3 import get_fhir_model_class
+
+    from validatiestraat.fhir import get_validator
+
+    t0 = time.perf_counter()
+    validator = get_validator("stu3")
+    t_load = time.perf_counter() - t0
+
+    print(f"python {sys.version.split()[0]}, cores used: {cores}")
+    print(f"validator start-up (registry + base plan): {t_load * 1000:.0f} ms")
+    rows = []
+    for n in args.sizes:
+        bundle = make_bundle(n)
+        if n == args.sizes[0]:
+            t0 = time.perf_counter()
+            first = validator.validate(bundle)
+            print(f"first validation of {n} entries (compiles {len(first.profiles_used)} profiles): "
+                  f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+        res = validator.validate(bundle)
+        if not res.ok:
+            print("unexpected errors:", [str(i) for i in res.errors[:5]])
+            return 1
+        repeat = max(1, args.repeat if n <= 1000 else args.repeat // 5 if n <= 20_000 else 1)
+        gc.collect()
+        ours = timeit(lambda: validator.validate(bundle), repeat)
+        row: dict[str, Any] = {"n": n, "ours": ours}
+        if n <= args.baseline_max:
+            Bundle = get_fhir_model_class("Bundle")
+            brepeat = max(1, repeat // 3)
+            row["fr_bundle"] = timeit(lambda: Bundle.model_validate(bundle), brepeat)
+            entries = [(get_fhir_model_class(e["resource"]["resourceType"]), e["resource"]) for e in bundle["entry"]]
+
+            def per_entry() -> None:
+                for cls, r in entries:
+                    cls.model_validate(r)
+
+            row["fr_entries"] = timeit(per_entry, brepeat)
+        rows.append(row)
+        del bundle
+
+    print()
+    print(f"{'entries':>8} | {'validatiestraat':>26} | {'fhir.resources Bundle':>24} | {'fhir.resources per entry':>24} | ratio")
+    print("-" * 104)
+    for row in rows:
+        n = row["n"]
+        ours = f"{n / row['ours']:>9,.0f} res/s {row['ours'] * 1000:>8.1f} ms"
+        if "fr_bundle" in row:
+            frb = f"{n / row['fr_bundle']:>8,.0f} res/s {row['fr_bundle'] * 1000:>7.0f} ms"
+            fre = f"{n / row['fr_entries']:>8,.0f} res/s {row['fr_entries'] * 1000:>7.0f} ms"
+            ratio = f"{min(row['fr_bundle'], row['fr_entries']) / row['ours']:.1f}x"
+        else:
+            frb = fre = f"{'(not measured)':>24}"
+            ratio = "-"
+        print(f"{n:>8} | {ours:>26} | {frb:>24} | {fre:>24} | {ratio}")
+    print()
+    print("time per resource (linear growth = constant):")
+    for row in rows:
+        print(f"  {row['n']:>8} entries: {row['ours'] / row['n'] * 1e6:6.1f} µs/resource")
+    first = rows[0]
+    target_ok = first["n"] / first["ours"] >= 20_000
+    ratio_ok = "fr_entries" in first and min(first["fr_bundle"], first["fr_entries"]) / first["ours"] >= 5
+    print()
+    print(f"target >= 20,000 profiled resources/s on {first['n']}: {'met' if target_ok else 'NOT met'}; "
+          f">= 5x fhir.resources: {'met' if ratio_ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
