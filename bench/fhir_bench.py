@@ -91,33 +91,46 @@ def main(argv: list[str]) -> int:
                     cls.model_validate(r)
 
             row["fr_entries"] = timeit(per_entry, brepeat)
+            # fhir.resources is about twice as fast with the garbage collector off (our validator
+            # switches it off during a validation), so measure that too and compare with the best
+            gc.disable()
+            try:
+                row["fr_entries_nogc"] = timeit(per_entry, brepeat)
+            finally:
+                gc.enable()
         rows.append(row)
         del bundle
 
     print()
-    print(f"{'entries':>8} | {'validatiestraat':>26} | {'fhir.resources Bundle':>24} | {'fhir.resources per entry':>24} | ratio")
-    print("-" * 104)
+    print(f"{'entries':>8} | {'validatiestraat':>26} | {'fhir.resources Bundle':>24} | {'fhir.resources per entry':>24} | "
+          f"{'per entry, GC off':>24} | ratio")
+    print("-" * 131)
     for row in rows:
         n = row["n"]
         ours = f"{n / row['ours']:>9,.0f} res/s {row['ours'] * 1000:>8.1f} ms"
         if "fr_bundle" in row:
             frb = f"{n / row['fr_bundle']:>8,.0f} res/s {row['fr_bundle'] * 1000:>7.0f} ms"
             fre = f"{n / row['fr_entries']:>8,.0f} res/s {row['fr_entries'] * 1000:>7.0f} ms"
-            ratio = f"{min(row['fr_bundle'], row['fr_entries']) / row['ours']:.1f}x"
+            frg = f"{n / row['fr_entries_nogc']:>8,.0f} res/s {row['fr_entries_nogc'] * 1000:>7.0f} ms"
+            best = min(row["fr_bundle"], row["fr_entries"], row["fr_entries_nogc"])
+            ratio = f"{row['fr_bundle'] / row['ours']:.1f}x Bundle, {best / row['ours']:.1f}x best"
         else:
-            frb = fre = f"{'(not measured)':>24}"
+            frb = fre = frg = f"{'(not measured)':>24}"
             ratio = "-"
-        print(f"{n:>8} | {ours:>26} | {frb:>24} | {fre:>24} | {ratio}")
+        print(f"{n:>8} | {ours:>26} | {frb:>24} | {fre:>24} | {frg:>24} | {ratio}")
     print()
     print("time per resource (linear growth = constant):")
     for row in rows:
         print(f"  {row['n']:>8} entries: {row['ours'] / row['n'] * 1e6:6.1f} µs/resource")
     first = rows[0]
     target_ok = first["n"] / first["ours"] >= 20_000
-    ratio_ok = "fr_entries" in first and min(first["fr_bundle"], first["fr_entries"]) / first["ours"] >= 5
     print()
-    print(f"target >= 20,000 profiled resources/s on {first['n']}: {'met' if target_ok else 'NOT met'}; "
-          f">= 5x fhir.resources: {'met' if ratio_ok else 'NOT met'}")
+    print(f"target >= 20,000 profiled resources/s on {first['n']}: {'met' if target_ok else 'NOT met'}")
+    if "fr_bundle" in first:
+        best = min(first["fr_bundle"], first["fr_entries"], first["fr_entries_nogc"])
+        print(f"target >= 5x fhir.resources: {first['fr_bundle'] / first['ours']:.1f}x its Bundle validation "
+              f"({'met' if first['fr_bundle'] / first['ours'] >= 5 else 'NOT met'}), "
+              f"{best / first['ours']:.1f}x its fastest variant ({'met' if best / first['ours'] >= 5 else 'NOT met'})")
     return 0
 
 

@@ -49,7 +49,7 @@ def normalize_version(version: str) -> str:
 class ElemDef:
     """One element of a base type (``Patient.deceased[x]``)."""
 
-    __slots__ = ("name", "owner", "types", "keys", "min", "max", "is_list", "enum", "targets", "is_choice", "primitive")
+    __slots__ = ("name", "owner", "types", "keys", "min", "max", "is_list", "enum", "targets", "is_choice", "primitive", "target_set")
 
     def __init__(self, owner: str, raw: dict[str, Any]):
         self.owner = owner
@@ -62,6 +62,10 @@ class ElemDef:
         enum = raw.get("enum")
         self.enum: frozenset[str] | None = frozenset(enum) if enum else None
         self.targets: tuple[str, ...] | None = tuple(raw["targets"]) if raw.get("targets") else None
+        # the allowed reference target types, None when any resource may be referenced
+        self.target_set: frozenset[str] | None = (
+            frozenset(self.targets) if self.targets and not set(self.targets) & {"Resource", "Any", "DomainResource"} else None
+        )
         self.is_choice: bool = self.name.endswith("[x]")
         self.primitive: bool = all(t in PRIMITIVES for t in self.types)
 
@@ -118,8 +122,16 @@ class TypeDef:
         self.fast: dict[str, list[Any]] = {}
         for k, (ed, t, kind) in self.keys.items():
             qkind, qfn = QUICK.get(t, (Q_NONE, None)) if kind == K_PRIM else (Q_NONE, None)
+            if kind == K_PRIM:
+                mode = M_PRIM_LIST if ed.is_list else M_PRIM
+            elif kind == K_COMPLEX:
+                mode = M_COMPLEX_LIST if ed.is_list else M_COMPLEX
+                if t in ("Reference", "Extension"):
+                    mode += 10  # needs bookkeeping (references, extensions by url)
+            else:
+                mode = M_OTHER
             self.fast[k] = [ed, t, kind, PRIMITIVE_CHECKS.get(t) if kind == K_PRIM else None, ed.is_list, ed.enum,
-                            qkind, qfn, None]
+                            qkind, qfn, None, mode, ed.is_choice]
 
     def __repr__(self) -> str:  # pragma: no cover
         return f"TypeDef({self.name})"
@@ -400,6 +412,9 @@ PRIMITIVE_CHECKS: dict[str, Callable[[Any], str | None]] = {
 # XML attribute value -> JSON value, by primitive type (used by the XML converter)
 JSON_NUMBER_TYPES = frozenset({"integer", "integer64", "positiveInt", "unsignedInt", "decimal"})
 
+
+# walk modes of a JSON key
+M_PRIM, M_PRIM_LIST, M_COMPLEX, M_COMPLEX_LIST, M_OTHER = 0, 1, 2, 3, 4
 
 # Quick acceptance of valid primitive values (the detailed checker runs only when these fail).
 Q_NONE, Q_STR, Q_RE, Q_BOOL, Q_DEC = 0, 1, 2, 3, 4

@@ -57,7 +57,7 @@ class _Unknown(Exception):
 class Frame:
     """A resource inside the validated instance (the root, a Bundle entry or a contained one)."""
 
-    __slots__ = ("res", "rt", "path", "full_url", "parent", "bundle", "contained", "is_contained", "local_refs", "index", "typeid")
+    __slots__ = ("res", "rt", "path", "full_url", "parent", "bundle", "contained", "is_contained", "local_refs", "index", "typeid", "base_url")
 
     def __init__(self, res: dict[str, Any], rt: str, path: str, full_url: str | None, parent: "Frame | None", is_contained: bool):
         self.res = res
@@ -71,6 +71,7 @@ class Frame:
         self.local_refs: set[str] = set()
         self.index: dict[str, Frame] | None = None  # Bundle frames: fullUrl -> entry
         self.typeid: dict[str, Frame] | None = None  # Bundle frames: "Type/id" -> entry
+        self.base_url: str | None = None  # entries: the fullUrl without "Type/id" (for relative references)
 
     @property
     def container(self) -> "Frame":
@@ -218,8 +219,9 @@ class Validator:
                     continue
                 self._unknown(obj, key, td, path, ctx)
                 continue
-            edef, tcode, kind, check, is_list, enum, qkind, qfn, sub = ent
-            if edef.is_choice and not (kind == K_PEXT and key[1:] in obj):
+            mode = ent[9]
+            if ent[10] and not (ent[2] == K_PEXT and key[1:] in obj):
+                edef = ent[0]
                 if seen_choice is None:
                     seen_choice = {edef: key}
                 elif edef in seen_choice:
@@ -227,13 +229,22 @@ class Validator:
                             f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}", "choice")
                 else:
                     seen_choice[edef] = key
-            if kind == K_PRIM and not is_list:
-                # the common case first: a valid single primitive
+            if mode == 2 and type(val) is dict and len(val) > 1:
+                # the common case: a datatype or backbone element with content
+                sub = ent[8]
+                if sub is None:
+                    sub = ent[8] = self.base.get(ent[1])
+                self._walk(val, sub, f"{path}.{key}", ctx)
+                continue
+            if mode == 0:
+                # the common case: a valid single primitive
+                qkind = ent[6]
                 if qkind == Q_STR:
                     if type(val) is str and val and val.isprintable() and len(val) < 1048576:
                         continue
                 elif qkind == Q_RE:
-                    if type(val) is str and qfn(val) is not None:
+                    if type(val) is str and ent[7](val) is not None:
+                        enum = ent[5]
                         if enum is None or val in enum:
                             continue
                 elif qkind == Q_BOOL:
@@ -242,18 +253,20 @@ class Validator:
                 elif qkind == Q_DEC:
                     if type(val) is int or (type(val) is float and val - val == 0):
                         continue
+                edef, enum = ent[0], ent[5]
                 if val is None:
                     ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
                     continue
                 if type(val) is list:
                     ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
                     continue
-                msg = check(val)
+                msg = ent[3](val)
                 if msg is not None:
                     ctx.err(f"{path}.{key}", msg, "json-type" if "JSON" in msg else "invalid-value")
                 elif enum is not None and val not in enum:
                     ctx.err(f"{path}.{key}", _enum_msg(val, edef), "code-invalid")
                 continue
+            edef, tcode, kind, check, is_list, enum, qkind, qfn, sub, mode, is_choice = ent
             if val is None:
                 ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
                 continue
@@ -368,7 +381,7 @@ class Validator:
         self._walk(item, sub, p, ctx)
         if tcode == "Reference":
             if "reference" in item:
-                ctx.refs.append((p, item, edef.targets, ctx.cur))  # type: ignore[arg-type]
+                ctx.refs.append((p, item, edef.target_set, ctx.cur))  # type: ignore[arg-type]
         elif tcode == "Extension":
             url = item.get("url")
             if type(url) is str and ctx.cur is not None:
@@ -473,6 +486,8 @@ class Validator:
                     else:
                         index[fu] = f
                     m = _RE_ABS_TAIL.search(fu)
+                    if m is not None:
+                        f.base_url = fu[: m.start() + 1]
                     if m is not None and m.group(1) != f.rt:
                         ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
                     rid = f.res.get("id")
@@ -487,68 +502,67 @@ class Validator:
     # pass 2: references
 
     def _resolve(self, ref: str, frame: Frame) -> Frame | None:
-        if ref.startswith("#"):
+        if ref[:1] == "#":
             cont = frame.container
             if ref == "#":
                 return cont
             return cont.contained.get(ref[1:])
-        top = frame.container
+        top = frame.container if frame.is_contained else frame
         bundle = top.bundle
         if bundle is None or bundle.index is None:
             return None
-        hit = bundle.index.get(ref)
+        index = bundle.index
+        hit = index.get(ref)
         if hit is not None:
             return hit
+        if top.base_url is not None:
+            hit = index.get(top.base_url + ref)
+            if hit is not None:
+                return hit
         m = _RE_RELATIVE.fullmatch(ref)
-        if m is not None:
-            fu = top.full_url
-            if fu:
-                tail = _RE_ABS_TAIL.search(fu)
-                if tail is not None:
-                    hit = bundle.index.get(fu[: tail.start() + 1] + ref)
-                    if hit is not None:
-                        return hit
-            return bundle.typeid.get(f"{m.group(1)}/{m.group(2)}") if bundle.typeid is not None else None
+        if m is not None and bundle.typeid is not None:
+            return bundle.typeid.get(f"{m.group(1)}/{m.group(2)}")
         return None
 
     def _resolve_refs(self, ctx: _Ctx) -> None:
+        resource_types = self.base.resource_types
+        resolved = ctx.resolved
         for p, item, targets, frame in ctx.refs:
             ref = item.get("reference")
             if type(ref) is not str:
                 continue
-            p = p + ".reference"
-            if ref.startswith("#"):
+            if ref[:1] == "#":
                 frame.container.local_refs.add(ref[1:])
                 target = self._resolve(ref, frame)
-                ctx.resolved[id(item)] = target
+                resolved[id(item)] = target
                 if target is None:
-                    ctx.err(p, f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
+                    ctx.err(p + ".reference", f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
                     continue
             else:
                 rtype = None
                 m = _RE_RELATIVE.fullmatch(ref)
                 if m is not None:
                     rtype = m.group(1)
+                    if rtype not in resource_types:
+                        ctx.err(p + ".reference", f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
+                        continue
                 elif _RE_ABSOLUTE.fullmatch(ref):
                     tail = _RE_ABS_TAIL.search(ref)
-                    if tail is not None and tail.group(1) in self.base.resource_types:
+                    if tail is not None and tail.group(1) in resource_types:
                         rtype = tail.group(1)
                 else:
-                    ctx.err(p, f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
-                    continue
-                if rtype is not None and rtype not in self.base.resource_types:
-                    ctx.err(p, f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
+                    ctx.err(p + ".reference", f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
                     continue
                 target = self._resolve(ref, frame)
-                ctx.resolved[id(item)] = target
+                resolved[id(item)] = target
                 if target is None:
                     if ref.startswith("urn:") and frame.container.bundle is not None:
-                        ctx.err(p, f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
-                    if rtype is not None and targets and not (set(targets) & _ANY_TARGET) and rtype not in targets:
-                        ctx.err(p, f"reference to {rtype} is not allowed here (allowed: {', '.join(targets)})", "reference")
+                        ctx.err(p + ".reference", f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
+                    if rtype is not None and targets is not None and rtype not in targets:
+                        ctx.err(p + ".reference", f"reference to {rtype} is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
                     continue
-            if targets and not (set(targets) & _ANY_TARGET) and target.rt not in targets:
-                ctx.err(p, f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(targets)})", "reference")
+            if targets is not None and target.rt not in targets:
+                ctx.err(p + ".reference", f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
         # dom-3: every contained resource is referenced from elsewhere in its container
         for f in ctx.frames:
             if f.contained:
