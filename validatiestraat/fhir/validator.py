@@ -199,8 +199,6 @@ class Validator:
         ctx.frames.append(frame)
         prev = ctx.cur
         ctx.cur = frame
-        if not res.keys() - {"resourceType"}:
-            ctx.err(path, "resource has no content", "empty", "ele-1")
         self._walk(res, td, path, ctx)
         if "contained" in res:
             self._contained_rules(res, frame, path, ctx)
