@@ -168,7 +168,11 @@ def _print_text(reports: list[dict[str, Any]], verbose: bool) -> None:
         warnings = [i for i in res.issues if i.severity == "warning"]
         infos = [i for i in res.issues if i.severity == "information"]
         mark = "[bold green]✔[/]" if not errors else "[bold red]✘[/]"
-        profiles = ", ".join(f"{p['url']}|{p['version']} ({p['source']})" for p in res.profiles_used) or "base FHIR only"
+        by_source: dict[str, list[str]] = {}
+        for p in res.profiles_used:
+            name = p["url"] if verbose else p["url"].rsplit("/", 1)[-1]
+            by_source.setdefault(p["source"], []).append(f"{name}|{p['version']}" if p.get("version") else name)
+        profiles = "; ".join(f"{src}: {', '.join(names)}" for src, names in by_source.items()) or "base FHIR only"
         console.print(
             f"{mark} {escape(r['file'])} ({res.resource_type or '?'}, FHIR {res.fhir_version}): "
             f"{len(errors)} error(s), {len(warnings)} warning(s), {len(infos)} information"
