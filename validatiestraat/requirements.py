@@ -52,9 +52,9 @@ def catalogue() -> dict[str, Requirement]:
 
 
 AREAS = {
-    "dva-as": "DVA authorization server",
-    "dva-rs": "DVA resource server (FHIR)",
-    "tls": "TLS and certificates",
+    "dva-as": "DVA authorization",
+    "dva-rs": "DVA resources (FHIR)",
+    "tls": "TLS, certificates",
     "lists": "MedMij lists",
-    "pgo": "PGO (DVP) client",
+    "pgo": "PGO client",
 }

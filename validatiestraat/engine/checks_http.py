@@ -204,7 +204,7 @@ class FhirPathCheck(Check):
 class ResponseTimeCheck(Check):
     name = "response_time"
     title = "Response time"
-    schema = {"type": "object", "required": ["max_seconds"], "properties": {"max_seconds": {"type": "number"}},
+    schema = {"type": "object", "required": ["max_seconds"], "properties": {"max_seconds": {"type": ["number", "string"]}},
               "additionalProperties": False}
 
     def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:

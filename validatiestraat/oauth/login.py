@@ -212,7 +212,10 @@ class FormDriver:
         return "no form or login link on the page; cannot continue the login"
 
     def _pick_form(self, forms: list[Form]) -> Form:
-        for form in forms:  # prefer the form that has a configured button or field
+        for form in forms:  # prefer the form with exactly the configured button (name and value)
+            if any(n in self.submit and self.submit[n] in (v, label) for n, v, label in form.buttons):
+                return form
+        for form in forms:  # then a form that has a configured button or field
             if any(n in self.submit for n, _, _ in form.buttons):
                 return form
             if any(n in self.fields for _, n, _ in form.inputs):
@@ -367,3 +370,35 @@ def driver_for(settings: dict[str, Any], deny: bool = False):
     if kind == "steps":
         return StepsDriver(settings, deny=deny)
     return FormDriver(settings, deny=deny)
+
+
+async def drive_forms(ctx: FlowContext, url: str, fields: dict[str, str], submit: dict[str, str],
+                      max_pages: int = 10) -> LoginResult:
+    driver = FormDriver({"fields": fields, "submit": submit})
+    result = LoginResult(None, None, None, None)
+    method, data, pressed = "GET", None, False
+    for _ in range(max_pages):
+        subject = await ctx.request(method, url, identity="none", data=data)
+        result.exchanges.append(subject.exchange_id)
+        result.pages.append(url)
+        result.http = subject
+        result.first = result.first or subject
+        if subject.response is None:
+            result.error = subject.describe()
+            return result
+        response = subject.response
+        if response.is_redirect and "location" in response.headers:
+            url, method, data = urljoin(url, response.headers["location"]), "GET", None
+            continue
+        if pressed or response.status_code >= 400:
+            return result
+        page = parse_page(response.text)
+        forms = [f for f in page.forms if f.buttons or f.inputs]
+        if not forms:
+            result.error = f"no form on {url}"
+            return result
+        form = driver._pick_form(forms)
+        pressed = any(n in submit and submit[n] in (v, label) for n, v, label in form.buttons)
+        url, method, data = _submit(form, choose_submission(form, driver.fields, driver.submit), url)
+    result.error = f"gave up after {max_pages} pages"
+    return result

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import StepKind, StepOutcome, register_step
 from validatiestraat.engine.steps_http import HEADERS, IDENTITY, medmij_headers, merge_headers
-from validatiestraat.oauth.login import driver_for
+from validatiestraat.oauth.login import drive_forms, driver_for
 
 OVERRIDES = {
     "type": "object",
@@ -73,7 +73,7 @@ class Authorize(StepKind):
             "login": {"type": "boolean", "description": "false: send the request only (for negatives)"},
             "consent": {"enum": ["approve", "deny"]},
             "client": {"enum": ["target", "other"], "description": "which client identity's client_id/redirect_uri"},
-            "login_fields": {"type": "object", "description": "override login form fields (e.g. another test person)"},
+            "login_fields": {"type": ["object", "string"], "description": "override login form fields (e.g. another test person); may be a ${...} reference"},
         },
     }
 
@@ -158,3 +158,27 @@ class Token(StepKind):
             for key in ("access_token", "refresh_token", "id_token"):
                 ctx.recorder.secret(body.get(key))
         return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+
+
+@register_step
+class BrowserForms(StepKind):
+    name = "browser.forms"
+    description = ("Open a frontchannel page and fill and submit its HTML forms (e.g. log in to the DVA's "
+                   "'Beheren toestemmingen' page and revoke a consent) until the configured button was pressed.")
+    schema = {
+        "required": ["url", "submit"],
+        "properties": {
+            "url": {"type": "string"},
+            "fields": {"type": ["object", "string"]},
+            "submit": {"type": ["object", "string"], "description": "{button name: value} of the final button"},
+            "max_pages": {"type": "integer", "minimum": 1},
+        },
+    }
+
+    async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
+        fields = {str(k): str(v) for k, v in (spec.get("fields") or {}).items()}
+        for value in fields.values():
+            ctx.recorder.secret(value)
+        submit = {str(k): str(v) for k, v in spec["submit"].items()}
+        result = await drive_forms(ctx, spec["url"], fields, submit, int(spec.get("max_pages", 10)))
+        return StepOutcome(subject=result.http, exchanges=result.exchanges, error=None if result.http else result.error)

@@ -20,6 +20,14 @@ SECRET_PARAMS = {"code", "access_token", "refresh_token", "id_token", "password"
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 
 
+def _secret_param(key: str, value: str) -> bool:
+    """``code`` is also a FHIR search parameter (``code=http://loinc.org|8302-2``): keep those."""
+    key = key.lower()
+    if key not in SECRET_PARAMS or value.startswith("[REDACTED"):
+        return False
+    return not (key == "code" and ("|" in value or "://" in value))
+
+
 def mask(value: str) -> str:
     """A stable, non-reversible stand-in that still lets a reader correlate occurrences."""
     digest = hashlib.sha256(value.encode()).hexdigest()[:8]
@@ -46,9 +54,9 @@ class Redactor:
         if not parts.query:
             return url
         pairs = parse_qsl(parts.query, keep_blank_values=True)
-        if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        if not any(_secret_param(k, v) for k, v in pairs):
             return url
-        cleaned = [(k, mask(v) if k.lower() in SECRET_PARAMS and not v.startswith("[REDACTED") else v) for k, v in pairs]
+        cleaned = [(k, mask(v) if _secret_param(k, v) else v) for k, v in pairs]
         return parts._replace(query=urlencode(cleaned, safe="[]:")).geturl()
 
     def headers(self, headers: list[tuple[str, str]] | list[list[str]]) -> list[list[str]]:
@@ -78,8 +86,8 @@ class Redactor:
             return json.dumps(self.json(data), ensure_ascii=False)
         if "=" in body and "\n" not in body and " " not in body.strip():
             pairs = parse_qsl(body, keep_blank_values=True)
-            if pairs and any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-                return urlencode([(k, mask(v) if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="[]:")
+            if pairs and any(_secret_param(k, v) for k, v in pairs):
+                return urlencode([(k, mask(v) if _secret_param(k, v) else v) for k, v in pairs], safe="[]:")
         return body
 
     def json(self, data: Any) -> Any:

@@ -103,7 +103,7 @@ def render(value: Any, variables: dict[str, Any], target: Any = None) -> Any:
     if isinstance(value, list):
         return [render(v, variables, target) for v in value]
     if isinstance(value, dict):
-        return {k: render(v, variables, target) for k, v in value.items()}
+        return {str(render(k, variables, target)): render(v, variables, target) for k, v in value.items()}
     return value
 
 
