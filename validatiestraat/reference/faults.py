@@ -36,7 +36,7 @@ DEFAULT_SLOW_SECONDS = 11.0
 # Requirements whose checks need a successful token response as a precondition (used by faults
 # that make the token endpoint unusable for a conforming client).
 _NEEDS_TOKEN: tuple[str, ...] = (
-    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-10", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
+    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
     "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05", "RS-HDR-01", "RS-PERF-01",
     "RS-FHIR-01", "RS-FHIR-02", "RS-FHIR-03", "RS-FHIR-04", "RS-FHIR-05", "RS-FHIR-06",
     "RS-FHIR-07", "RS-FHIR-08",
