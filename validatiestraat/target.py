@@ -46,13 +46,21 @@ CLIENT_SCHEMA: dict[str, Any] = {
     },
 }
 
+def _lists_schema() -> dict[str, Any]:
+    from validatiestraat.lists.resolve import TARGET_LISTS_SCHEMA
+
+    return TARGET_LISTS_SCHEMA
+
+
 TARGET_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "validatiestraat target file",
     "type": "object",
-    "required": ["endpoints", "client", "aanbieder"],
+    "required": ["client", "aanbieder"],
+    "anyOf": [{"required": ["endpoints"]}, {"required": ["lists"]}],
     "additionalProperties": False,
     "properties": {
+        "lists": _lists_schema(),
         "name": {"type": "string"},
         "fhir_version": {"enum": ["stu3", "r4"]},
         "aanbieder": {"type": "string", "minLength": 1, "description": "Aanbieder's MedMij name without @medmij (the Verzamelen scope)"},
@@ -140,6 +148,12 @@ class Target:
     source: str = "<memory>"
     #: secrets (passwords) that must be redacted wherever they might appear
     secrets: list[str] = field(default_factory=list)
+    #: the MedMij Whitelist when the target names one: hosts not on it are never contacted
+    whitelist: Any = None
+    #: how the endpoints were found ("target file" or the ZAL they were resolved from)
+    endpoints_source: str = "target file"
+    #: schema or semantic errors of the lists named by the target (a PGO would refuse them)
+    list_problems: list[str] = field(default_factory=list)
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -160,6 +174,8 @@ class Target:
             "client_id": self.client.client_id,
             "redirect_uri": self.client.redirect_uri,
             "login_driver": self.login.get("driver"),
+            "endpoints_source": self.endpoints_source,
+            "whitelist": getattr(self.whitelist, "source", None),
             "options": {k: v for k, v in self.options.items() if not isinstance(v, (dict, list))},
         }
 
@@ -187,7 +203,12 @@ def substitute_env(value: Any, missing: list[str], env: dict[str, str] | None = 
 
 
 def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memory>") -> Target:
-    """Build a Target from a schema-valid dict. Relative paths are resolved against base_dir."""
+    """Build a Target from a schema-valid dict. Relative paths are resolved against base_dir.
+
+    With ``lists:`` the endpoints are resolved from the ZAL exactly as a PGO would (a combination
+    that is not on the list raises a UserError naming what is on it).
+    """
+    original = data
 
     def path(p: str | None) -> Path | None:
         if not p:
@@ -206,6 +227,20 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
             key_password=c.get("key_password") or None,
         )
 
+    resolved = None
+    if data.get("lists"):
+        from validatiestraat.lists.fetch import FetchOptions
+        from validatiestraat.lists.resolve import resolve_target_lists
+
+        c = client(data["client"])
+        assert c is not None
+        fetch = FetchOptions(trust=[p for p in (path(t) for t in data.get("trust", [])) if p],
+                             certificate=c.certificate, key=c.key, key_password=c.key_password)
+        resolved = resolve_target_lists(data["lists"], data["aanbieder"],
+                                        [str(g) for g in data.get("gegevensdiensten", [])] or None,
+                                        base_dir=base_dir, options=fetch)
+        if "endpoints" not in data:
+            data = dict(data, endpoints={k: resolved.endpoints[k] for k in ("authorization", "token", "resource")})
     timeouts = data.get("timeouts", {})
     login = dict(data.get("login") or {"driver": "form"})
     secrets = [v for v in _secret_values(login)] + [data.get("client", {}).get("key_password") or ""]
@@ -226,6 +261,9 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
         read_timeout=float(timeouts.get("read", 30.0)),
         source=source,
         secrets=[s for s in secrets if s],
+        whitelist=resolved.whitelist if resolved else None,
+        endpoints_source=f"ZAL {data['lists']['zal']}" if resolved and "endpoints" not in original else "target file",
+        list_problems=list(resolved.problems) if resolved else [],
     )
 
 

@@ -111,6 +111,7 @@ async def network_problems(target: Target, whitelist=None) -> list[Problem]:
 
 def preflight(target: Target, network: bool = True) -> list[Problem]:
     problems = static_problems(target)
+    problems += [Problem(target.source, None, None, f"lists: {p}") for p in target.list_problems]
     if network and not any("is not an https URL" in p.message for p in problems):
         problems += asyncio.run(network_problems(target))
     return problems

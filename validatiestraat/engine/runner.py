@@ -63,7 +63,7 @@ class Runner:
         for secret in target.secrets:
             self.recorder.secret(secret)
         self.tls = TLSContexts(target)
-        self.whitelist = whitelist
+        self.whitelist = whitelist if whitelist is not None else target.whitelist
         self.faults = faults or []
         self.checks: list[CheckResult] = []
         self.scenario_results: list[ScenarioResult] = []
@@ -82,6 +82,7 @@ class Runner:
             async with semaphore:
                 await self._run_scenario(s)
 
+        self._whitelist_findings()
         await asyncio.gather(*(guarded(s) for s in self.scenarios))
         order = {s.id: i for i, s in enumerate(self.scenarios)}
         self.checks.sort(key=lambda c: (order.get(c.scenario, 0), c.id))
@@ -97,6 +98,33 @@ class Runner:
             exchanges=sorted(self.recorder.exchanges, key=lambda x: x.id),
             faults=self.faults,
         )
+
+    def _whitelist_findings(self) -> None:
+        """With a Whitelist, every endpoint host of the target must be on it (LIST-SEM-03).
+
+        Requests to a host that is not listed are never sent (see FlowContext); this records the
+        finding once per endpoint so the reason is visible even where steps only show an error.
+        """
+        if self.whitelist is None:
+            return
+        now = _now()
+        results = []
+        for name, url in (("authorization", self.target.authorization_endpoint),
+                          ("token", self.target.token_endpoint), ("resource", self.target.resource_endpoint)):
+            refusal = self.whitelist.refusal(url) if hasattr(self.whitelist, "refusal") else (
+                None if self.whitelist.allows(url) else "not on the Whitelist")
+            status = Status.FAIL if refusal else Status.PASS
+            reason = (f"{name} endpoint {url}: {refusal}; the suite did not contact it" if refusal
+                      else f"{name} endpoint host is on the Whitelist")
+            results.append(CheckResult(id=f"target-whitelist/{name}/1-lists.whitelisted", title=
+                                       "Endpoint hosts are MedMij nodes on the Whitelist", requirements=["LIST-SEM-03"],
+                                       status=status, reason=reason, scenario="target-whitelist", step=name,
+                                       check="lists.whitelisted"))
+        self.checks.extend(results)
+        self.scenario_results.append(ScenarioResult(
+            id="target-whitelist", title="Target endpoints on the MedMij Whitelist", role="lists",
+            file=self.target.source, started=now, finished=now, duration_ms=0.0,
+            status=worst([r.status for r in results])))
 
     async def _run_scenario(self, scenario: Scenario) -> None:
         self._emit("scenario_started", scenario)
