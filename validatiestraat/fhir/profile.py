@@ -111,7 +111,7 @@ class PElem:
         self.target_types: dict[str, str | None] | None = None
         # (element names, {values: slice name}) when every slice is told apart by fixed values of
         # direct children (url of extensions, system of identifiers ...): an O(1) slice lookup
-        self.fast_slices: tuple[tuple[str, ...], dict[tuple[Any, ...], str]] | None = None
+        self.fast_slices: tuple[Any, ...] | None = None  # see _fast_slices
         self.single: tuple[str, str, str | None] | None = None  # (type, key, "_key" or None) for one-type, non-repeating elements
         self.target_info: dict[str, tuple[list[str], bool]] = {}  # resolved type -> (candidate profiles, any core)
         self.walk_items = True  # item_checks or children or variants
@@ -595,25 +595,56 @@ def _compute(node: PElem, comp: "ProfileCompiler") -> None:
         node.target_types = {t: comp.type_of(t) for t in node.targets}
 
 
-def _fast_slices(node: PElem) -> tuple[tuple[str, ...], dict[tuple[Any, ...], str]] | None:
+def _fast_slices(node: PElem) -> tuple[Any, ...] | None:
+    """An O(1) slice lookup when every slice is told apart by simple values.
+
+    ("fixed", element names, {values: slice name}): fixed values of direct children (url of
+    extensions, system of identifiers ...);
+    ("coding", path, {(system, code): slice name}): a pattern CodeableConcept with one coding at
+    ``path`` ($this or a child such as ``code``), e.g. categories and component codes.
+    """
     if node.slicing is None or not node.slices:
         return None
     segs: tuple[str, ...] | None = None
-    index: dict[tuple[Any, ...], str] = {}
-    for name, s in node.slices.items():
-        tests = s.disc
-        if not tests or any(k != "fixed" or len(p) != 1 or len(v) != 1 for k, p, v in tests):
-            return None
-        these = tuple(p[0] for k, p, v in tests)
-        if segs is None:
-            segs = these
-        elif these != segs:
-            return None
-        key = tuple(v[0] for k, p, v in tests)
-        if any(isinstance(x, (dict, list, bool)) for x in key):
-            return None
-        index.setdefault(key, name)
-    return (segs, index) if segs else None
+    index: dict[Any, str] = {}
+    kinds = {t[0] for s in node.slices.values() for t in (s.disc or [("-", [], None)])}
+    if kinds == {"fixed"}:
+        for name, s in node.slices.items():
+            tests = s.disc
+            if not tests or any(len(p) != 1 or len(v) != 1 for k, p, v in tests):
+                return None
+            these = tuple(p[0] for k, p, v in tests)
+            if segs is None:
+                segs = these
+            elif these != segs:
+                return None
+            key = tuple(v[0] for k, p, v in tests)
+            if any(isinstance(x, (dict, list, bool)) for x in key):
+                return None
+            index.setdefault(key, name)
+        return ("fixed", segs, index) if segs else None
+    if kinds == {"pattern"}:
+        path: tuple[str, ...] | None = None
+        for name, s in node.slices.items():
+            tests = s.disc
+            if not tests or len(tests) != 1:
+                return None
+            k, p, v = tests[0]
+            if len(p) > 1 or len(v) != 1 or not isinstance(v[0], dict) or set(v[0]) != {"coding"}:
+                return None
+            codings = v[0]["coding"]
+            if not isinstance(codings, list) or len(codings) != 1 or not isinstance(codings[0], dict):
+                return None
+            c = codings[0]
+            if set(c) != {"system", "code"} or not all(isinstance(x, str) for x in c.values()):
+                return None
+            if path is None:
+                path = tuple(p)
+            elif tuple(p) != path:
+                return None
+            index.setdefault((c["system"], c["code"]), name)
+        return ("coding", path or (), index)
+    return None
 
 
 def _split_path(path: str) -> list[str]:

@@ -789,16 +789,32 @@ class Validator:
             if fast is not None:
                 v = it[0]
                 if type(v) is dict:
-                    segs, index = fast
-                    if len(segs) == 1:
-                        x = v.get(segs[0])
-                        if type(x) is not dict and type(x) is not list:
-                            assigned[idx] = index.get((x,))
-                            continue
-                    else:
-                        key = tuple(v.get(sg) for sg in segs)
-                        if not any(type(x) is dict or type(x) is list for x in key):
-                            assigned[idx] = index.get(key)
+                    kind, segs, index = fast
+                    if kind == "fixed":
+                        if len(segs) == 1:
+                            x = v.get(segs[0])
+                            if type(x) is not dict and type(x) is not list:
+                                assigned[idx] = index.get((x,))
+                                continue
+                        else:
+                            key = tuple(v.get(sg) for sg in segs)
+                            if not any(type(x) is dict or type(x) is list for x in key):
+                                assigned[idx] = index.get(key)
+                                continue
+                    else:  # "coding": the first coding that names a slice wins
+                        cc = v.get(segs[0]) if segs else v
+                        if type(cc) is dict:
+                            codings = cc.get("coding")
+                            if type(codings) is list:
+                                hit = None
+                                for c in codings:
+                                    if type(c) is dict:
+                                        hit = index.get((c.get("system"), c.get("code")))
+                                        if hit is not None:
+                                            break
+                                assigned[idx] = hit
+                                continue
+                        elif cc is None:
                             continue
             for sname, spe in slices.items():
                 m = self._match(it, spe, ctx)
