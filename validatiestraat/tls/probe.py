@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ssl
 import weakref
 from dataclasses import dataclass, field
@@ -142,15 +143,20 @@ async def raw_probe(
 # -- stdlib handshakes --------------------------------------------------------------------------
 
 
-class ClientContext(ssl.SSLContext):
-    """An SSLContext that can resume a given session through asyncio (which has no ``session=``)."""
+#: the session the next connection of the current task should resume (asyncio has no ``session=``)
+RESUME_SESSION: contextvars.ContextVar[ssl.SSLSession | None] = contextvars.ContextVar("resume_session", default=None)
 
-    resume_session: ssl.SSLSession | None = None
+
+class ClientContext(ssl.SSLContext):
+    """An SSLContext that resumes :data:`RESUME_SESSION` (set in the calling task) through asyncio.
+
+    A context can be shared by concurrent connections: the session is per task, not per context.
+    """
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):  # type: ignore[override]
         return super().wrap_bio(
             incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
-            session=session or self.resume_session,
+            session=session or RESUME_SESSION.get(),
         )
 
 
@@ -224,11 +230,18 @@ async def ssl_probe(
     timeout: float,
     limiter: Limiter,
     request: bytes | None = None,
+    keep_session: bool = False,
+    resume: ssl.SSLSession | None = None,
 ) -> Handshake:
-    """One real handshake with ``ctx``; optionally send ``request`` and read the response head."""
+    """One real handshake with ``ctx``; optionally send ``request`` and read the response head.
+
+    ``resume``: a session (from an earlier handshake with the same ``ctx``) to resume;
+    ``keep_session``: return the session of this handshake for a later resumption.
+    """
     result = Handshake()
     loop = asyncio.get_running_loop()
     async with limiter.slot(host, port):
+        token = RESUME_SESSION.set(resume)
         try:
             reader, writer = await _open(
                 host, port, timeout + 0.5, ssl=ctx, server_hostname=server_hostname or None,
@@ -258,6 +271,8 @@ async def ssl_probe(
             result.failed_at, result.error_kind = "handshake", "network"
             result.error = f"TLS handshake failed: {_describe_os_error(exc)}"
             return result
+        finally:
+            RESUME_SESSION.reset(token)
         try:
             sslobj = writer.get_extra_info("ssl_object")
             result.ok = True
@@ -269,7 +284,8 @@ async def ssl_probe(
             result.compression = sslobj.compression()
             if request is not None:
                 await _exchange_request(reader, writer, request, timeout, result, loop)
-            result.session = sslobj.session
+            if keep_session:
+                result.session = sslobj.session
         finally:
             writer.transport.abort()
     return result

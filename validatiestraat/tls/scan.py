@@ -13,7 +13,6 @@ import ipaddress
 import ssl
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -164,6 +163,8 @@ def client_context(policy: TlsPolicy, identity: str, verify: bool) -> ClientCont
     ctx = ClientContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # servers that ask for the client certificate only for some paths use TLS 1.3 post-handshake auth
+    ctx.post_handshake_auth = True
     # SECLEVEL=0: accept weak certificates and suites so that they can be *reported*; trust,
     # key size and suites are judged separately.
     ctx.set_ciphers("ALL:@SECLEVEL=0")
@@ -198,7 +199,24 @@ def client_context(policy: TlsPolicy, identity: str, verify: bool) -> ClientCont
 # -- scanning -----------------------------------------------------------------------------------
 
 
-async def scan_endpoint(url: str, policy: TlsPolicy, *, limiter: Limiter | None = None) -> TlsReport:
+def build_contexts(policy: TlsPolicy) -> dict[str, ClientContext | None]:
+    """The client contexts one policy needs; they can be shared by concurrent scans.
+
+    Built before any connection: unreadable client files are a usage error, not a finding.
+    """
+    contexts: dict[str, ClientContext | None] = {
+        "main": client_context(policy, "target", verify=False),
+        "verify": client_context(policy, "target", verify=True)
+        if (policy.trust or policy.channel == "frontchannel") and "certificate" in policy.parts else None,
+    }
+    if policy.mtls_enabled:
+        contexts["none"] = client_context(policy, "none", verify=False)
+        contexts["untrusted"] = client_context(policy, "untrusted", verify=False)
+    return contexts
+
+
+async def scan_endpoint(url: str, policy: TlsPolicy, *, limiter: Limiter | None = None,
+                        contexts: dict[str, ClientContext | None] | None = None) -> TlsReport:
     """Probe one https endpoint and judge it. Never raises for network trouble."""
     host, port, path = parse_url(url)
     report = TlsReport(url=url, host=host, port=port, channel=policy.channel, path=path)
@@ -207,15 +225,7 @@ async def scan_endpoint(url: str, policy: TlsPolicy, *, limiter: Limiter | None 
     counted = _Counted(limiter or shared_limiter(policy.per_server))
     facts = Facts()
     t0 = time.perf_counter()
-    # build contexts before any connection: bad client files are a usage error, not a finding
-    contexts = {
-        "main": client_context(policy, "target", verify=False),
-        "verify": client_context(policy, "target", verify=True)
-        if (policy.trust or policy.channel == "frontchannel") and "certificate" in policy.parts else None,
-    }
-    if policy.mtls_enabled:
-        contexts["none"] = client_context(policy, "none", verify=False)
-        contexts["untrusted"] = client_context(policy, "untrusted", verify=False)
+    contexts = contexts if contexts is not None else build_contexts(policy)
     try:
         await asyncio.wait_for(_collect(facts, host, port, path, policy, counted, contexts), policy.total_timeout)
     except asyncio.TimeoutError:
@@ -233,7 +243,12 @@ async def scan_many(
 ) -> list[TlsReport]:
     """Scan several endpoints concurrently (bounded per server by one shared limiter)."""
     limiter = Limiter(per_server or (urls[0][1].per_server if urls else 6))
-    return list(await asyncio.gather(*(scan_endpoint(u, p, limiter=limiter) for u, p in urls)))
+    contexts: dict[int, dict[str, ClientContext | None]] = {}
+    for _, policy in urls:
+        if id(policy) not in contexts:
+            contexts[id(policy)] = build_contexts(policy)
+    return list(await asyncio.gather(*(scan_endpoint(u, p, limiter=limiter, contexts=contexts[id(p)])
+                                       for u, p in urls)))
 
 
 async def _catch(coro: Awaitable[Any]) -> tuple[Any, str | None]:
@@ -254,11 +269,11 @@ async def _collect(facts: Facts, host: str, port: int, path: str, policy: TlsPol
     async def raw(payload: bytes, full: bool = False) -> wire.ServerFlight:
         return await raw_probe(host, port, payload, full=full, timeout=timeout, limiter=lim)  # type: ignore[arg-type]
 
-    async def stdlib(name: str, request: bool = True) -> Handshake:
+    async def stdlib(name: str, request: bool = True, **kw: Any) -> Handshake:
         ctx = contexts[name]
         assert ctx is not None
         return await ssl_probe(host, port, ctx, server_hostname=sni, timeout=timeout, limiter=lim,  # type: ignore[arg-type]
-                               request=http_request(host, port, path) if request else None)
+                               request=http_request(host, port, path) if request else None, **kw)
 
     # 1. A client offering TLS 1.3 and 1.2 with every suite: the negotiation fact and a connectivity test.
     all_modern = suites.suites_for(wire.TLS13) + suites.suites_for(wire.TLS12)
@@ -272,14 +287,11 @@ async def _collect(facts: Facts, host: str, port: int, path: str, policy: TlsPol
     background: list[asyncio.Task] = []
 
     async def main_then_resume() -> None:
-        facts.main = await stdlib("main")
-        if facts.main.ok and facts.main.session is not None and "info" in policy.parts:
-            # a session can only be resumed through the context that made it
-            ctx = contexts["main"]
-            assert ctx is not None
-            ctx.resume_session = facts.main.session
-            facts.resumed = await ssl_probe(host, port, ctx, server_hostname=sni, timeout=timeout, limiter=lim,  # type: ignore[arg-type]
-                                            request=None)
+        want_session = "info" in policy.parts
+        facts.main = await stdlib("main", keep_session=want_session)
+        if facts.main.ok and facts.main.session is not None and want_session:
+            # a session can only be resumed through the context that made it ("main")
+            facts.resumed = await stdlib("main", request=False, resume=facts.main.session)
 
     background.append(asyncio.create_task(main_then_resume()))
     if contexts.get("verify") is not None:

@@ -143,8 +143,13 @@ def suite_name(code: int) -> str:
 
 
 def suites_for(version: int) -> list[int]:
-    """All registry suites that can be offered in ``version``, strongest-looking first."""
-    return [c for c, s in registry().items() if s.usable_in(version)]
+    """All registry suites that can be offered in ``version`` (a new list each call)."""
+    return list(_suites_for(version))
+
+
+@lru_cache(maxsize=None)
+def _suites_for(version: int) -> tuple[int, ...]:
+    return tuple(c for c, s in registry().items() if s.usable_in(version))
 
 
 @lru_cache(maxsize=None)

@@ -134,6 +134,9 @@ SIGNATURE_ALGORITHMS = [
 ]
 
 
+_SIGALGS = struct.pack(f"!{len(SIGNATURE_ALGORITHMS)}H", *SIGNATURE_ALGORITHMS)
+
+
 class ProtocolError(Exception):
     """The peer sent something that is not a (well-formed) TLS answer."""
 
@@ -217,7 +220,7 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
     suites = list(spec.suites)
     if not spec.extensions:
         suites.append(SCSV_RENEGOTIATION)
-    body += _vec16(b"".join(_u16(s) for s in suites))
+    body += _vec16(struct.pack(f"!{len(suites)}H", *suites))
     body += _vec8(bytes(spec.compression if not tls13 else [0]))
     if spec.extensions:
         exts = b""
@@ -231,10 +234,10 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
                                                             (0x001D, 0x0017, 0x0018, 0x0019, 0x001E)]
                 + [0x0100, 0x0101, 0x0102, 0x0103, 0x0104]
             )
-        exts += _ext(EXT_SUPPORTED_GROUPS, _vec16(b"".join(_u16(g) for g in groups)))
+        exts += _ext(EXT_SUPPORTED_GROUPS, _vec16(struct.pack(f"!{len(groups)}H", *groups)))
         exts += _ext(EXT_EC_POINT_FORMATS, _vec8(b"\x00"))
         if legacy_version >= TLS12 or tls13:
-            exts += _ext(EXT_SIGNATURE_ALGORITHMS, _vec16(b"".join(_u16(a) for a in SIGNATURE_ALGORITHMS)))
+            exts += _ext(EXT_SIGNATURE_ALGORITHMS, _vec16(_SIGALGS))
         exts += _ext(EXT_RENEGOTIATION_INFO, b"\x00")
         exts += _ext(EXT_EXTENDED_MASTER_SECRET, b"")
         exts += _ext(EXT_SESSION_TICKET, b"")
