@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 
@@ -76,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.CONFIG_ERROR
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # e.g. `validatiestraat faults | head`
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return exitcodes.OK
     except UserError as exc:
         print(f"validatiestraat: {exc}", file=sys.stderr)
         for problem in exc.problems:

@@ -272,7 +272,7 @@ def _secret_values(obj: Any) -> list[str]:
     out: list[str] = []
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if isinstance(v, str) and re.search(r"pass|secret|pin|token|otp", str(k), re.I):
+            if isinstance(v, str) and re.search(r"pass|wachtwoord|secret|pin|token|otp|bsn", str(k), re.I):
                 out.append(v)
             else:
                 out.extend(_secret_values(v))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -99,8 +100,10 @@ def test_the_clean_reference_has_no_warnings(run_json):
 def test_console_entry_point_subprocess(tmp_path):
     """The real entry point, as a user runs it: python -m validatiestraat run."""
     t0 = time.perf_counter()
+    root = str(Path(__file__).resolve().parents[2])  # works installed (CI) and from a checkout
+    env = {**os.environ, "COLUMNS": "120", "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "validatiestraat", "run"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": "120"}, cwd=tmp_path)
+                          timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "READY" in proc.stdout
     assert time.perf_counter() - t0 < 60

@@ -375,13 +375,20 @@ class Profile(Check):
         if problem:
             return problem
         assert http
-        body = http.json()
-        if not isinstance(body, dict) or "resourceType" not in body:
-            return Verdict.failed(f"{http.describe()}; no FHIR JSON resource to validate")
         try:
             from validatiestraat.fhir import get_validator
         except ImportError as exc:
             return Verdict.errored(f"the FHIR validator is not available: {exc}")
+        body = http.json()
+        if body is None and "xml" in (http.header("content-type") or ""):
+            from validatiestraat.fhir.xml import xml_to_json
+
+            try:
+                body = xml_to_json(http.response.text)
+            except Exception as exc:  # the converter reports malformed XML as an exception
+                return Verdict.failed(f"{http.describe()}; the FHIR XML body cannot be read: {exc}")
+        if not isinstance(body, dict) or "resourceType" not in body:
+            return Verdict.failed(f"{http.describe()}; no FHIR resource to validate")
         extra = list((arg or {}).get("profiles", [])) if isinstance(arg, dict) else []
         result = get_validator(ctx.target.fhir_version).validate(body, extra)
         errors = [i for i in result.issues if i.severity == "error"]

@@ -400,7 +400,7 @@ def build_person_resources(person: TestPerson) -> list[Resource]:
                          "status": "active",
                          "category": [cc(SCT, "11341000146107", "Living will and advance directive record (record artifact)"),
                                       cc(LIVING_WILL_TYPE, w_code, w_display)],
-                         "patient": me, "dateTime": w_date, "consentingParty": [me],
+                         "patient": me, "dateTime": w_date,
                          "policy": [{"uri": "https://wetten.overheid.nl/"}]}
     if disorder:
         cid, cdisplay = condition_ids[disorder]
