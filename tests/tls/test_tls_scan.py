@@ -160,7 +160,8 @@ def test_default_openssl_groups_are_reported_and_policy_decides(hub, pki):
     names = {g["name"] for g in report.groups["TLSv1.3"]}
     assert {"x25519", "secp256r1", "ffdhe2048"} <= names
     assert codes(report, "warning") == {"ciphers.weak_groups"}
-    assert "ffdhe2048 (phase out (uitfaseren), TLSv1.3)" in messages(report, "ciphers")
+    assert ("TLS 1.3: ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192 (sufficient (voldoende)); ffdhe2048 (phase out "
+            "(uitfaseren))") in messages(report, "ciphers")
     strict = scan(url, make_policy(pki, "frontchannel", parts=frozenset({"versions", "ciphers"}), group_policy="fail"))
     assert "ciphers.weak_groups" in codes(strict, "fail")
     lenient = scan(url, make_policy(pki, "frontchannel", parts=frozenset({"versions", "ciphers"}),
@@ -214,3 +215,36 @@ def test_faults_compose(hub, pki):
     assert any("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA" in s["name"] for s in report.suites["TLSv1.2"])
 
 
+
+
+def test_threaded_server_rejecting_right_after_the_handshake(pki):
+    # a blocking server (like the reference DVA) sends the TLS 1.3 certificate_required alert after
+    # the client's handshake is done; the scanner must treat that as a refusal, not crash
+    from tls_helpers import ThreadedTLSServer
+
+    server = ThreadedTLSServer(server_context(pki))
+    try:
+        for _ in range(5):
+            report = scan(f"https://localhost:{server.port}/fhir", make_policy(pki))
+            assert codes(report, "error") == set(), [f.message for f in report.findings]
+            assert {"mtls.no_cert_refused", "mtls.untrusted_cert_refused"} <= codes(report, "pass")
+    finally:
+        server.close()
+
+
+def test_same_401_with_and_without_certificate_is_inconclusive(hub, pki):
+    port = hub.serve(server_context(pki, client_auth="optional"), status=401)
+    report = scan(f"https://localhost:{port}/fhir", make_policy(pki, parts=frozenset({"mtls"})))
+    assert "mtls.no_cert_inconclusive" in codes(report, "warning")
+    assert "cannot tell whether the refusal is about the certificate" in messages(report, "mtls")
+
+
+def test_tls12_mtls_server_without_our_client_certificate(hub, pki):
+    port = hub.serve(server_context(pki, ["tls-no-tls13"]))
+    report = scan(f"https://localhost:{port}/", make_policy(pki, client_cert=None, client_key=None,
+                                                            parts=frozenset({"certificate", "mtls"})))
+    # the certificate still comes from the plaintext TLS 1.2 flight
+    assert report.certificate and report.certificate["subject_cn"] == "localhost"
+    assert "cert.verify_incomplete" in codes(report, "warning")
+    assert {"mtls.no_cert_refused", "mtls.untrusted_cert_refused"} <= codes(report, "pass")
+    assert any("no positive control" in n for n in report.notes)

@@ -276,16 +276,28 @@ async def ssl_probe(
         try:
             sslobj = writer.get_extra_info("ssl_object")
             result.ok = True
-            result.version = sslobj.version()
-            cipher = sslobj.cipher()
-            result.cipher = cipher[0] if cipher else None
-            result.peer_der = sslobj.getpeercert(binary_form=True)
-            result.session_reused = bool(sslobj.session_reused)
-            result.compression = sslobj.compression()
+            try:
+                if sslobj is None:
+                    raise ValueError("connection already closed")
+                result.version = sslobj.version()
+                cipher = sslobj.cipher()
+                result.cipher = cipher[0] if cipher else None
+                result.peer_der = sslobj.getpeercert(binary_form=True)
+                result.session_reused = bool(sslobj.session_reused)
+                result.compression = sslobj.compression()
+            except (ValueError, ssl.SSLError, OSError):
+                # the server ended the connection (e.g. a TLS 1.3 certificate_required alert) as soon as
+                # the client considered the handshake done
+                result.failed_at, result.error_kind = "request", "closed"
+                result.error = "the server ended the connection right after the TLS handshake"
+                return result
             if request is not None:
                 await _exchange_request(reader, writer, request, timeout, result, loop)
             if keep_session:
-                result.session = sslobj.session
+                try:
+                    result.session = sslobj.session
+                except (ValueError, ssl.SSLError, OSError):
+                    result.session = None
         finally:
             writer.transport.abort()
     return result

@@ -584,15 +584,20 @@ def _judge_ciphers(report: TlsReport, facts: Facts, policy: TlsPolicy) -> None:
     # key exchange groups
     weak_groups = []
     for version_name, groups in report.groups.items():
+        by_level: dict[str, list[str]] = {}
         for g in groups:
             if suites.below(g["level"], minimum):
-                weak_groups.append(f"{g['name']} ({suites.LEVEL_LABELS[g['level']]}, {version_name})")
+                by_level.setdefault(g["level"], []).append(g["name"])
+        if by_level:
+            weak_groups.append(f"{_vlabel(wire.VERSION_CODES[version_name])}: " + "; ".join(
+                f"{', '.join(names)} ({suites.LEVEL_LABELS[level]})" for level, names in sorted(
+                    by_level.items(), key=lambda kv: suites.level_rank(kv[0]))))
     if report.dh and suites.below(report.dh["level"], minimum):
         weak_groups.append(f"DHE with a {report.dh['bits']}-bit prime ({suites.LEVEL_LABELS[report.dh['level']]})")
     if weak_groups and policy.group_policy != "ignore":
         status = Status.FAIL if policy.group_policy == "fail" else Status.WARNING
         report.add("ciphers", status, "ciphers.weak_groups",
-                   f"key exchange groups below NCSC '{minimum}' are accepted: " + ", ".join(weak_groups),
+                   f"key exchange groups below NCSC '{minimum}' are accepted — " + "; ".join(weak_groups),
                    groups=weak_groups)
     if facts.group_error:
         report.add("ciphers", Status.ERROR, "ciphers.group_error", f"could not enumerate key exchange groups: {facts.group_error}")
@@ -648,6 +653,10 @@ def _judge_certificate(report: TlsReport, facts: Facts, policy: TlsPolicy) -> No
         elif vf.error_kind == "verify":
             report.add(topic, Status.FAIL, "cert.untrusted",
                        f"the certificate does not chain to the configured trust anchors ({anchors}): {vf.verify_message}")
+        elif policy.client_cert is None and policy.channel == "backchannel":
+            report.add(topic, Status.WARNING, "cert.verify_incomplete",
+                       f"the chain could not be verified: the handshake ended before it completed ({vf.error}); "
+                       "the server probably requires a client certificate: give one (--client-cert/--client-key)")
         else:
             report.add(topic, Status.ERROR, "cert.verify_error", f"could not verify the certificate chain: {vf.error}")
     # issuing CA (backchannel profile)
@@ -796,7 +805,11 @@ def _judge_mtls(report: TlsReport, facts: Facts, policy: TlsPolicy) -> None:
             report.add("mtls", Status.PASS, code + "_refused", f"a client {label} is refused {where} ({hs.error})")
         elif hs.ok and hs.http is not None:
             status = hs.http.status
-            if base_status is not None and status == base_status:
+            if base_status is not None and status == base_status and status in (401, 403):
+                report.add("mtls", Status.WARNING, code + "_inconclusive",
+                           f"a client {label} gets HTTP {status}, but so does the valid client certificate; cannot "
+                           "tell whether the refusal is about the certificate (the probe sends no access token)")
+            elif base_status is not None and status == base_status:
                 report.add("mtls", Status.FAIL, code + "_accepted",
                            f"a client {label} is served: HTTP {status}, the same answer as with the valid client "
                            "certificate (the endpoint does not require mutual TLS)")
