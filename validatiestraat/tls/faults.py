@@ -45,6 +45,10 @@ class TlsFault:
     breaks: tuple[str, ...]
     blocks: tuple[str, ...] = ()
     component: str = "tls"
+    #: the suite's own HTTPS client (certificate verification, client certificate identification)
+    #: cannot use the server any more, so every HTTP-based (OAuth, FHIR) check of a run errors or
+    #: fails too: a fault matrix should run only the TLS scenarios with it, or list those as blocks
+    blocks_http: bool = False
 
 
 _CERT_BREAKS = ("TLS-CERT-01", "TLS-CERT-02", "AS-TLS-01", "RS-TLS-01")
@@ -59,17 +63,18 @@ TLS_FAULTS: dict[str, TlsFault] = {f.name: f for f in (
     TlsFault("tls-no-forward-secrecy",
              "also offer AES128-GCM-SHA256 (RSA key exchange, no forward secrecy) in TLS 1.2, with an extra RSA "
              "server certificate", ("TLS-CIPH-01",)),
-    TlsFault("tls-expired-certificate", "serve a server certificate that expired yesterday", _CERT_BREAKS),
+    TlsFault("tls-expired-certificate", "serve a server certificate that expired yesterday", _CERT_BREAKS,
+             blocks_http=True),
     TlsFault("tls-wrong-host-certificate", "serve a server certificate for wrong-host.validatiestraat.invalid only",
-             ("TLS-CERT-03", "AS-TLS-01")),
-    TlsFault("tls-self-signed-certificate", "serve a self-signed server certificate", _CERT_BREAKS),
-    TlsFault("tls-weak-key", "serve a server certificate with a 1024-bit RSA key", _CERT_BREAKS),
+             ("TLS-CERT-03", "AS-TLS-01"), blocks_http=True),
+    TlsFault("tls-self-signed-certificate", "serve a self-signed server certificate", _CERT_BREAKS, blocks_http=True),
+    TlsFault("tls-weak-key", "serve a server certificate with a 1024-bit RSA key", _CERT_BREAKS, blocks_http=True),
     TlsFault("tls-wildcard-certificate",
              "serve a wildcard server certificate (*.validatiestraat.test plus the usual names)",
              ("TLS-CERT-02", "AS-TLS-01")),
     TlsFault("tls-dv-certificate", "serve a domain-validated (DV) server certificate", ("TLS-CERT-02", "AS-TLS-01")),
     TlsFault("tls-no-client-auth", "do not request or check client certificates (no mutual TLS on the backchannel)",
-             ("TLS-MTLS-01", "AS-TOKEN-01", "RS-TLS-01")),
+             ("TLS-MTLS-01", "AS-TOKEN-01", "RS-TLS-01"), blocks_http=True),
 )}
 
 #: faults that replace the server certificate (applied by :func:`load_server_certificate`)

@@ -823,7 +823,8 @@ def _judge_mtls(report: TlsReport, facts: Facts, policy: TlsPolicy) -> None:
                            "refuse it")
         else:
             report.add("mtls", Status.ERROR, code + "_error", f"could not test a client {label}: {hs.error}")
-    if requested is False and any(f.code.endswith("_accepted") for f in report.findings if f.topic == "mtls"):
+    if requested is False and any(f.code.endswith(("_accepted", "_inconclusive"))
+                                  for f in report.findings if f.topic == "mtls"):
         report.add("mtls", Status.FAIL, "mtls.no_certificate_request",
                    "the server does not request a client certificate in the TLS 1.2 handshake")
 
