@@ -109,7 +109,7 @@ def test_step_failures_and_previous() -> None:
     assert v.details["findings"][0]["line"] == 5
     outcome = _run_step({"file": str(INVALID / "zal3-order.xml")})
     assert _verdict("lists.schema", outcome).status == Status.FAIL
-    outcome = _run_step({"file": str(VALID / "gnl-release1.xml"), "kind": "whitelist"})
+    outcome = _run_step({"file": str(VALID / "gnl-release1.xml"), "list_kind": "whitelist"})
     v = _verdict("lists.schema", outcome)
     assert v.status == Status.FAIL and "expected a Whitelist" in v.reason
 

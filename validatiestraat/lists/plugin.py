@@ -51,7 +51,7 @@ class ListsCheckStep(StepKind):
         "properties": {
             "url": {"type": "string", "description": "URL of the list, e.g. https://host/MedMij_Whitelist.xml?api=2"},
             "file": {"type": "string", "description": "a list file (relative to the working directory)"},
-            "kind": {"enum": sorted(K.KIND_ALIASES), "description": "the kind the list must be"},
+            "list_kind": {"enum": sorted(K.KIND_ALIASES), "description": "the kind the list must be"},
             "with": {"type": "array", "items": SOURCE,
                      "description": "other lists checked together with this one (cross-list rules)"},
             "previous": {"anyOf": [SOURCE, {"type": "array", "items": SOURCE}],
@@ -71,7 +71,7 @@ class ListsCheckStep(StepKind):
         main = spec.get("url") or spec.get("file")
         if not main:
             raise StepError("lists.check needs url: or file:")
-        kind = K.normalise_kind(spec["kind"]) if spec.get("kind") else None
+        kind = K.normalise_kind(spec["list_kind"]) if spec.get("list_kind") else None
         max_bytes = int(spec.get("max_size") or DEFAULT_MAX_BYTES)
         identity = spec.get("client_certificate", "target")
         exchanges: list[str] = []
@@ -102,9 +102,7 @@ class ListsCheckStep(StepKind):
                 return DocumentReport(source, read_error=err)
             return DocumentReport(source, doc)
 
-        reports = [await read(str(main), kind)]
-        for other in spec.get("with") or []:
-            reports.append(await read(str(other), None))
+        # previously seen copies are read first: they are the earlier fetches the new list follows
         previous_specs = spec.get("previous") or []
         if isinstance(previous_specs, str):
             previous_specs = [previous_specs]
@@ -114,6 +112,10 @@ class ListsCheckStep(StepKind):
             if r.document is None:
                 raise StepError(f"previous copy {p}: {r.read_error}")
             previous.append(r.document)
+        http_subject = None  # the evidence of serving is the main list's own fetch
+        reports = [await read(str(main), kind)]
+        for other in spec.get("with") or []:
+            reports.append(await read(str(other), None))
         loopback = spec.get("allow_loopback")
         if loopback is None:
             loopback = is_url(str(main)) and is_loopback(urlsplit(str(main)).hostname or "")

@@ -193,6 +193,19 @@ _TABLE: tuple[Fault, ...] = (
           ("RS-FHIR-09",), component="resource"),
 )
 
+_TABLE += (
+    # ------------------------------------------------------------------ published MedMij lists
+    Fault("list-schema-broken",
+          "the published ZAL breaks its XML Schema (Volgnummer before Tijdstempel)",
+          ("LIST-XSD-01",), component="lists"),
+    Fault("list-host-missing",
+          "the published Whitelist lacks the DVA's own host, so its ZAL endpoints are not MedMij nodes",
+          ("LIST-SEM-03",), component="lists"),
+    Fault("list-volgnummer-decreases",
+          "every fetch of a published list carries a lower Volgnummer than the fetch before",
+          ("LIST-SEM-01",), component="lists"),
+)
+
 FAULTS: dict[str, Fault] = {f.name: f for f in _TABLE}
 
 

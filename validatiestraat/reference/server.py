@@ -53,6 +53,10 @@ from validatiestraat.reference.oauth import (
 from validatiestraat.reference.pki import TestPKI
 from validatiestraat.reference.tlsconfig import BACK, FRONT, build_ssl_context, peer_names
 from validatiestraat.reference.web import App, Request, Response
+from validatiestraat.lists.build import LIST_PATHS
+
+#: where the reference DVA publishes its MedMij lists (frontchannel; ``?api=2`` is accepted)
+LIST_PATH_SET = frozenset(LIST_PATHS.values())
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 30.0
@@ -208,6 +212,8 @@ class ReferenceDVA:
         self._events_lock = threading.Lock()
         #: what happened (authorize/token/fhir requests, handshake failures); no secrets
         self.events: list[dict[str, Any]] = []
+        self._list_fetches = 0
+        self._lists_cache: dict[str, bytes] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ReferenceDVA":
@@ -269,7 +275,38 @@ class ReferenceDVA:
 
     def _front(self, req: Request) -> Response:
         assert self.auth is not None
+        if req.path in LIST_PATH_SET:
+            return self._list(req)
         return self.auth.handle_front(req)
+
+    # ------------------------------------------------------------------ MedMij lists
+    def lists(self) -> dict[str, bytes]:
+        """The ZAL, OCL, Whitelist and GNL describing this DVA and the suite's clients.
+
+        Under ``list-volgnummer-decreases`` every fetch of a list gets a lower Volgnummer than
+        the one before (a receiver must refuse that, LIST-SEM-01).
+        """
+        from validatiestraat.lists.build import reference_lists
+
+        decreasing = "list-volgnummer-decreases" in self.faults
+        with self._events_lock:
+            if self._lists_cache is not None and not decreasing:
+                return self._lists_cache  # one publication: same content, same Volgnummer
+            self._list_fetches += 1
+            volgnummer = max(1, 1000 - self._list_fetches) if decreasing else 2
+        lists = reference_lists(self, volgnummer=volgnummer,
+                                break_schema="list-schema-broken" in self.faults,
+                                missing_from_whitelist="list-host-missing" in self.faults)
+        self._lists_cache = lists
+        return lists
+
+    def _list(self, req: Request) -> Response:
+        from validatiestraat.lists.build import list_for_path
+
+        body = list_for_path(self.lists(), req.path)
+        if body is None:  # pragma: no cover - LIST_PATH_SET and list_for_path agree
+            return Response.text(404, "no such list")
+        return Response(200, [("Content-Type", "application/xml; charset=utf-8")], body)
 
     def _back(self, req: Request) -> Response:
         assert self.auth is not None and self.fhir is not None
@@ -362,6 +399,8 @@ class ReferenceDVA:
                     "granted_scope": f"{AANBIEDER}~48",
                 },
                 # "Beheren toestemmingen": login form, then one revoke form per client
+                # the MedMij lists this DVA publishes about itself (LIST-*; a ZAL-based target uses them)
+                "lists": {kind: f"{self.frontchannel_url}{path}?api=2" for kind, path in LIST_PATHS.items()},
                 "consent_management": {
                     "url": f"{self.frontchannel_url}/oauth/consents",
                     "fields": {"username": first.username, "password": first.password},
