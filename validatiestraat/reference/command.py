@@ -109,6 +109,9 @@ def run_serve(args: argparse.Namespace) -> int:
         assert dva.workdir is not None
         target_path = dva.write_target(dva.workdir / "target.yaml")
         target = dva.target_dict()
+        from validatiestraat.lists.build import write_lists
+
+        list_files = write_lists(dva.lists(), dva.workdir / "lists")
         info = {
             "frontchannel": dva.frontchannel_url,
             "backchannel": dva.backchannel_url,
@@ -122,6 +125,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "faults": sorted(faults),
             "login_variant": args.login_variant,
             "persons": target["options"]["persons"],
+            "lists": target["options"]["lists"],
+            "list_files": {kind: str(path) for kind, path in list_files.items()},
         }
         if args.json:
             print(json.dumps(info), flush=True)
@@ -155,6 +160,8 @@ def _describe(info: dict[str, Any]) -> str:
         f"  other client cert       {info['other_client_certificate']}",
         f"  test persons            {', '.join(info['persons'])}  (login fields {field_names}; "
         "credentials in target.yaml)",
+        f"  MedMij lists (ZAL ...)  {info['lists']['zal']}",
+        f"                          written to {Path(info['list_files']['zal']).parent}",
         f"  faults                  {faults}",
         f"  target file             {info['target']}",
         "",
