@@ -96,3 +96,16 @@ def test_help_has_examples_and_ratings_print_the_source(capsys):
     assert "versie 2.1" in out and "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" in out
     assert main(["tls", "ratings", "--json"]) == exitcodes.OK
     assert "good" in json.loads(capsys.readouterr().out)["suites"]
+
+
+def test_backchannel_json_is_complete(pki, ports, capsys):
+    code = main(_back_args(pki) + ["--json", f"https://localhost:{ports['cbc']}/fhir"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == exitcodes.FINDINGS
+    report = doc["reports"][0]
+    assert report["topics"]["mtls"] == {"title": "mutual TLS (client certificate required)",
+                                        "requirements": ["TLS-MTLS-01"], "status": "pass"}
+    assert report["mtls"]["tls12_certificate_request"] is True
+    assert report["topics"]["ciphers"]["status"] == "fail"
+    assert any(f["code"] == "ciphers.below_level" for f in report["findings"])
+    assert report["policy"]["allowed_issuers"] == [TEST_ISSUER]
