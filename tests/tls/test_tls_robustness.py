@@ -144,3 +144,27 @@ def test_connections_per_server_are_bounded(hub, pki):
     assert report.status is Status.PASS
     assert 1 <= peak <= 2
     assert report.connections > 10
+
+
+def test_total_timeout_cancels_background_probes(hub, pki, monkeypatch):
+    # the raw probes answer at once, the stdlib handshakes hang: the deadline must still hold and
+    # no handshake may outlive the scan
+    from validatiestraat.tls import scan as scan_module
+    from validatiestraat.tls.faults import server_context
+
+    cancelled = []
+
+    async def hanging_probe(*args, **kwargs):
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cancelled.append(True)
+
+    monkeypatch.setattr(scan_module, "ssl_probe", hanging_probe)
+    port = hub.serve(server_context(pki))
+    t0 = time.perf_counter()
+    report = scan(f"https://localhost:{port}/", make_policy(pki, timeout=5.0, total_timeout=0.5))
+    assert time.perf_counter() - t0 < 1.5
+    assert "scan.timeout" in codes(report, "error")
+    assert len(cancelled) >= 3  # main, verify, no-cert, untrusted handshakes were all stopped
+    assert report.versions["TLSv1.3"]["accepted"] is True  # partial facts are still judged

@@ -332,9 +332,15 @@ async def _collect(facts: Facts, host: str, port: int, path: str, policy: TlsPol
         await asyncio.gather(*tasks)
         if "ciphers" in policy.parts:
             await _enumerate_groups(facts, hello, raw)
-    finally:
-        if background:
-            await asyncio.gather(*background, return_exceptions=False)
+    except BaseException:
+        # cancelled (total timeout) or failed: stop the background probes too, so that no
+        # connection outlives the scan
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        raise
+    if background:
+        await asyncio.gather(*background)
 
 
 async def _enumerate_suites(facts: Facts, version: int, first: wire.ServerFlight | None,
