@@ -243,6 +243,26 @@ def p_error_not_operationoutcome(p: Pgo) -> bool:
     return not r.headers.get("content-type", "").startswith("application/fhir+json")
 
 
+def _list(p: Pgo, kind: str) -> bytes:
+    return p.browser.get(p.target["options"]["lists"][kind]).content
+
+
+def p_list_schema_broken(p: Pgo) -> bool:
+    zal = _list(p, "zal")
+    return zal.index(b"<Volgnummer>") < zal.index(b"<Tijdstempel>")
+
+
+def p_list_host_missing(p: Pgo) -> bool:
+    return b"<Hostname>localhost</Hostname>" not in _list(p, "whitelist")
+
+
+def p_list_volgnummer_decreases(p: Pgo) -> bool:
+    import re
+
+    first, second = (int(re.search(rb"<Volgnummer>(\d+)</Volgnummer>", _list(p, "zal")).group(1)) for _ in range(2))
+    return second < first
+
+
 PROBES: dict[str, Callable[[Pgo], bool]] = {
     name: globals()["p_" + name.replace("-", "_")] for name in FAULTS
 }
@@ -265,7 +285,7 @@ def test_table_is_consistent():
         assert set(f.breaks) <= catalogue, f.name
         assert set(f.blocks) <= catalogue, f.name
         assert not set(f.breaks) & set(f.blocks), f.name
-        assert f.description and f.component in ("authorize", "token", "resource")
+        assert f.description and f.component in ("authorize", "token", "resource", "lists")
     for required in ("state-not-echoed", "code-reusable", "resource-without-token", "expires-in-too-long",
                      "token-type-wrong", "no-www-authenticate", "token-in-query-accepted", "bsn-in-response",
                      "searchset-missing-self-link", "no-include", "empty-search-404", "redirect-uri-not-checked",

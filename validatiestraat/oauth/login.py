@@ -254,42 +254,53 @@ class StepsDriver(FormDriver):
         self.deny = {str(k): str(v) for k, v in (settings.get("deny") or {}).items()} if deny else {}
 
     def _act(self, page: _PageParser, text: str, url: str) -> tuple[str, str, dict | None] | str:
+        tried: list[str] = []
         for n, step in enumerate(self.steps, start=1):
             pattern = step.get("match")
             if pattern and not (re.search(pattern, url) or re.search(pattern, text)):
                 continue
-            if "click" in step:
-                link = next((l for l in page.links if re.search(step["click"], l.text)), None)
-                if link:
-                    return urljoin(url, link.href), "GET", None
-                for form in page.forms:
-                    for name, value, label in form.buttons:
-                        if re.search(step["click"], label or value):
-                            data = choose_submission(form, {}, {name: value} if name else {})
-                            return _submit(form, data, url)
-                return f"login step {n}: nothing to click matching {step['click']!r} on {url}"
-            fields = {str(k): str(v) for k, v in (step.get("fill") or {}).items()}
-            submit = step.get("submit")
-            candidates = [f for f in page.forms if not fields or any(n2 in fields for _, n2, _ in f.inputs)]
-            if not candidates:
-                return f"login step {n}: no form with fields {sorted(fields)} on {url}"
-            form = candidates[0]
-            if isinstance(submit, dict):
-                wanted = {str(k): str(v) for k, v in submit.items()}
-                if self.deny and any(b[0] in self.deny for b in form.buttons):
-                    wanted = self.deny
-                return _submit(form, choose_submission(form, fields, wanted), url)
-            data = choose_submission(form, fields, {})
-            if isinstance(submit, str):
-                button = next(((nm, v) for nm, v, label in form.buttons if re.search(submit, label or v)), None)
-                if button is None:
-                    return f"login step {n}: no button matching {submit!r} on {url}"
-                for nm, v, _ in form.buttons:
-                    data.pop(nm, None) if nm else None
-                if button[0]:
-                    data[button[0]] = button[1]
-            return _submit(form, data, url)
+            action = self._step_action(step, page, url)
+            if isinstance(action, tuple):
+                return action
+            tried.append(f"step {n}: {action}")  # matched, but cannot act here: try the next step
+        if tried:
+            return f"no login step can act on {url} ({'; '.join(tried)})"
         return f"no login step matches the page {url}"
+
+    def _step_action(self, step: dict[str, Any], page: _PageParser, url: str) -> tuple[str, str, dict | None] | str:
+        if "click" in step:
+            link = next((l for l in page.links if re.search(step["click"], l.text)), None)
+            if link:
+                return urljoin(url, link.href), "GET", None
+            for form in page.forms:
+                for name, value, label in form.buttons:
+                    if re.search(step["click"], label or value):
+                        return _submit(form, choose_submission(form, {}, {name: value} if name else {}), url)
+            return f"nothing to click matching {step['click']!r}"
+        fields = {str(k): str(v) for k, v in (step.get("fill") or {}).items()}
+        submit = step.get("submit")
+        candidates = [f for f in page.forms if not fields or any(n in fields for _, n, _ in f.inputs)]
+        if not candidates:
+            return f"no form with fields {sorted(fields)}"
+        form = candidates[0]
+        if isinstance(submit, dict):
+            wanted = {str(k): str(v) for k, v in submit.items()}
+            if not any(n in wanted for n, _, _ in form.buttons):
+                return f"no button {sorted(wanted)}"
+            if self.deny and any(n in self.deny for n, _, _ in form.buttons):
+                wanted = self.deny
+            return _submit(form, choose_submission(form, fields, wanted), url)
+        data = choose_submission(form, fields, {})
+        if isinstance(submit, str):
+            button = next(((n, v) for n, v, label in form.buttons if re.search(submit, label or v)), None)
+            if button is None:
+                return f"no button matching {submit!r}"
+            for n, _, _ in form.buttons:
+                if n:
+                    data.pop(n, None)
+            if button[0]:
+                data[button[0]] = button[1]
+        return _submit(form, data, url)
 
 
 # --------------------------------------------------------------------------- manual driver

@@ -72,10 +72,11 @@ def check_name(item: dict[str, Any]) -> str | None:
 def bundled_scenarios_dir() -> Path:
     """The scenarios shipped with the package (repo ``scenarios/`` when run from a checkout)."""
     try:
+        # scenarios/ has an __init__.py, so this is a plain folder (never a MultiplexedPath)
         path = Path(str(resources.files("validatiestraat.scenarios")))
-        if path.is_dir():
+        if path.is_dir() and any(path.glob("*/*.yaml")):
             return path
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - running from an unusual layout
         pass
     return Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -1,0 +1,1 @@
+"""Bundled conformance resources (data): shipped inside the package as validatiestraat.profiles."""

@@ -1,0 +1,1 @@
+"""Bundled scenarios (data): shipped inside the package as validatiestraat.scenarios."""
