@@ -253,6 +253,10 @@ class MtlsRefused(Check):
             return Verdict.errored(outcome.error or "no HTTP exchange")
         if http.response is None:
             error = http.error or ""
+            if re.search(r"CERTIFICATE_VERIFY_FAILED|hostname mismatch|certificate verify failed", error, re.I):
+                # our side refused the server's certificate: nothing is known about client authentication
+                return Verdict.errored(f"the server's certificate could not be verified, so mutual TLS could not be "
+                                       f"tested: {error[:160]}")
             if re.search(r"SSL|TLS|certificate|alert|handshake|ConnectError|RemoteProtocolError|ReadError|reset|EOF", error, re.I):
                 return Verdict.passed(f"refused at the TLS layer ({error[:120]})")
             return Verdict.errored(f"no answer, but not a TLS refusal: {error}")
@@ -260,6 +264,9 @@ class MtlsRefused(Check):
             body = http.json()
             if isinstance(body, dict) and (body.get("access_token") or body.get("resourceType") == "Bundle"):
                 return Verdict.failed(f"{http.describe()}; data or a token was served without a valid client certificate")
+            if isinstance(body, dict) and body.get("error") in ("invalid_grant", "invalid_request", "unsupported_grant_type"):
+                return Verdict.failed(f"{http.describe()}; the server processed the request (error={body['error']}) "
+                                      "instead of refusing the client without a valid certificate")
             return Verdict.passed(f"refused with HTTP {http.status}")
         return Verdict.failed(f"{http.describe()}; the request without a valid client certificate was accepted "
                               "(mutual TLS is required on the backchannel)")

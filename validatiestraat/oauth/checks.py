@@ -19,6 +19,10 @@ def _authorize(outcome: StepOutcome) -> tuple[AuthorizeResult | None, Verdict | 
     subject = outcome.subject
     if not isinstance(subject, AuthorizeResult):
         return None, Verdict.errored("this check applies to an oauth.authorize step")
+    last = subject.http
+    if subject.redirect_params is None and last is not None and last.response is None:
+        # the tool could not talk to the DVA (TLS refused, timeout): nothing can be decided
+        return None, Verdict.errored(f"{subject.describe()}: the tool could not complete the exchange: {last.error}")
     return subject, None
 
 

@@ -49,8 +49,11 @@ class Fault:
     description: str
     breaks: tuple[str, ...]
     blocks: tuple[str, ...] = field(default=())
-    #: which part of the reference DVA the fault lives in (authorize, token, resource)
+    #: which part of the reference DVA the fault lives in (authorize, token, resource, lists, tls)
     component: str = ""
+    #: the suite's own HTTPS client cannot use the DVA any more (e.g. an expired server
+    #: certificate): every OAuth/FHIR check then ends as an error, not a pass
+    blocks_http: bool = False
 
 
 _TABLE: tuple[Fault, ...] = (
@@ -206,6 +209,16 @@ _TABLE += (
           ("LIST-SEM-01",), component="lists"),
 )
 
+def _tls_faults() -> tuple[Fault, ...]:
+    """The TLS faults live with the TLS checks (validatiestraat/tls/faults.py)."""
+    from validatiestraat.tls.faults import TLS_FAULTS
+
+    return tuple(Fault(f.name, f.description, f.breaks, f.blocks, "tls", blocks_http=f.blocks_http)
+                 for f in TLS_FAULTS.values())
+
+
+_TABLE += _tls_faults()
+
 FAULTS: dict[str, Fault] = {f.name: f for f in _TABLE}
 
 
@@ -257,5 +270,6 @@ def describe(fault: Fault) -> dict[str, object]:
         "description": fault.description,
         "breaks": list(fault.breaks),
         "blocks": list(fault.blocks),
+        "blocks_http": fault.blocks_http,
         "component": fault.component,
     }

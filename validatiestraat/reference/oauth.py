@@ -535,6 +535,8 @@ class AuthorizationServer:
             self._record({"event": "token", "grant_type": grant_type, "request_id": request_id,
                           "correlation_id": req.header("X-Correlation-ID"), "peer": sorted(req.peer_names)})
             client = self.client_for_names(req.peer_names)
+            if client is None and not req.peer_names and "tls-no-client-auth" in self.faults:
+                client = self.ocl.get(params.get("client_id", ""))  # no mTLS: it believes the client_id
             if client is None:
                 raise OAuthError("invalid_client", "the client certificate does not belong to a client on the "
                                  "OAuth Client List", 401)

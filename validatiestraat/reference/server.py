@@ -383,6 +383,10 @@ class ReferenceDVA:
                 "max_state_length": MAX_STATE_LENGTH,
                 # 10 s; scaled down when $VALIDATIESTRAAT_SLOW_SECONDS shortens the slow-token fault
                 "token_response_limit_seconds": token_response_limit(),
+                # TLS checks: the test CA stands in for PKIoverheid (backchannel) and for the public
+                # CAs of the frontchannel
+                "tls_issuing_cas": ["validatiestraat Test Root CA"],
+                "tls_frontchannel_trust": "target",
                 "untrusted_client_certificate": str(pki.untrusted_client.cert_path),
                 "untrusted_client_key": str(pki.untrusted_client.key_path),
                 "persons": [p.username for p in PERSONS],

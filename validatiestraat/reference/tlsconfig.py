@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from validatiestraat.reference.pki import TestPKI
+from validatiestraat.tls import faults as tls_faults
 
 FRONT = "front"
 BACK = "back"
@@ -35,7 +36,7 @@ TLS12_CIPHERS = ":".join([
 
 #: fault name -> hook(context, channel, pki, workdir); applied after the default configuration
 TlsHook = Callable[[ssl.SSLContext, str, TestPKI, Path], None]
-TLS_FAULT_HOOKS: dict[str, TlsHook] = {}
+TLS_FAULT_HOOKS: dict[str, TlsHook] = dict(tls_faults.TLS_FAULT_HOOKS)
 
 
 def build_ssl_context(pki: TestPKI, faults: frozenset[str], channel: str, workdir: Path | None = None) -> ssl.SSLContext:
@@ -47,9 +48,12 @@ def build_ssl_context(pki: TestPKI, faults: frozenset[str], channel: str, workdi
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
     ctx.set_ciphers(TLS12_CIPHERS)
+    # one good group only: OpenSSL would otherwise also accept ffdhe2048 in TLS 1.3 (NCSC: "phase out")
+    ctx.set_ecdh_curve(tls_faults.GOOD_GROUP)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.options |= getattr(ssl, "OP_NO_RENEGOTIATION", 0)
-    ctx.load_cert_chain(str(pki.server.cert_path), str(pki.server.key_path))
+    # the server certificate, or the faulty one a certificate fault serves instead
+    tls_faults.load_server_certificate(ctx, pki, faults, workdir or pki.directory)
     if channel == BACK:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=str(pki.ca_path))
