@@ -65,3 +65,13 @@ def test_combination_not_on_the_zal_is_a_clear_error(tmp_path, capsys):
         code, _ = run_cli("run", "--target", str(target))
         assert code == 4
         assert "12345" in capsys.readouterr().err
+
+
+def test_expired_token_scenario_with_short_lived_tokens(tmp_path):
+    """RS-AUTH-05 needs a wait of expires_in; a reference DVA with 2-second tokens makes it quick."""
+    with ReferenceDVA(workdir=tmp_path / "dva", access_token_lifetime=2.0) as dva:
+        target = dva.write_target(tmp_path / "target.yaml")
+        code, out = run_cli("run", "--target", str(target), "--json", "-k", "dva-rs-expired-token")
+        results = json.loads(out)
+        assert code == 0, results["blocking"]
+        assert {r["id"]: r["status"] for r in results["requirements"]}["RS-AUTH-05"] == "pass"

@@ -79,6 +79,24 @@ def p_long_state_crash(p: Pgo) -> bool:
     return p.authorize(state="s" * 5000).status_code >= 500
 
 
+def p_consent_page_anonymous(p: Pgo) -> bool:
+    seen = []
+    original = p.browser.post
+
+    def recording_post(*a, **kw):
+        response = original(*a, **kw)
+        seen.append(response.text)
+        return response
+
+    p.browser.post = recording_post  # type: ignore[method-assign]
+    try:
+        p.get_code()
+    finally:
+        p.browser.post = original  # type: ignore[method-assign]
+    consent = next(t for t in seen if 'name="decision"' in t)
+    return "validatiestraat PGO" not in consent or "Basisgegevens zorg" not in consent
+
+
 def p_deny_issues_code(p: Pgo) -> bool:
     r = p.follow(p.authorize(), decision="deny")
     return "code" in params_of(r.headers["location"])
@@ -238,6 +256,15 @@ def p_dangling_reference(p: Pgo) -> bool:
     return any(p.get("/" + ref, token).status_code != 200 for ref in refs)
 
 
+def p_access_token_never_expires(p: Pgo) -> bool:
+    lifetime = p.target["options"]["access_token_lifetime_seconds"]
+    if lifetime > 10:
+        raise Blocked("only observable with short-lived tokens")
+    token = _tokens(p)["access_token"]
+    time.sleep(lifetime + 0.5)
+    return p.get("/Patient", token).status_code == 200
+
+
 def p_error_not_operationoutcome(p: Pgo) -> bool:
     r = p.get("/Goal", None)
     return not r.headers.get("content-type", "").startswith("application/fhir+json")
@@ -331,9 +358,11 @@ def clean():
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
-def test_clean_dva_shows_no_fault(clean, name, monkeypatch):
+def test_clean_dva_shows_no_fault(clean, make_pgo, name, monkeypatch):
     monkeypatch.setenv(SLOW_SECONDS_ENV, "0.15")
-    assert run_probe(name, clean) is False
+    # a fault that needs a DVA setting to be observable is compared with a clean DVA with that setting
+    p = make_pgo(**FAULTS[name].reference) if FAULTS[name].reference else clean
+    assert run_probe(name, p) is False
 
 
 def _implied(fault: str, other: str) -> bool:
@@ -345,7 +374,7 @@ def _implied(fault: str, other: str) -> bool:
 @pytest.mark.parametrize("name", sorted(PROBES))
 def test_fault_changes_exactly_its_behaviour(make_pgo, name, monkeypatch):
     monkeypatch.setenv(SLOW_SECONDS_ENV, "0.15")
-    p = make_pgo(name)
+    p = make_pgo(name, **FAULTS[name].reference)
     assert p.dva.faults == frozenset({name})
     assert run_probe(name, p) is True, f"{name}: the faulty behaviour was not observed"
     component = FAULTS[name].component

@@ -12,6 +12,7 @@ from typing import Any
 from validatiestraat.engine.checks_http import need_response
 from validatiestraat.engine.context import FlowContext
 from validatiestraat.engine.plugins import Check, StepOutcome, Verdict, register_check
+from validatiestraat.report.model import Status
 from validatiestraat.oauth.steps import AuthorizeResult
 
 
@@ -336,3 +337,69 @@ class Unique(Check):
             return Verdict.failed("; ".join(problems) + f" (over {sample.flows} flows)")
         counts = ", ".join(f"{len(v)} {k}s" for k, v in sample.values.items())
         return Verdict.passed(f"{counts}: all distinct, ≥ {min_bits} bits each")
+
+
+@register_check
+class ConsentPage(Check):
+    name = "oauth.consent_page"
+    title = "The consent page names the PGO (OCL) and the gegevensdienst (GNL)"
+    requirements = ("AS-AUTHZ-13",)
+    schema = {"type": "object", "required": ["shows"],
+              "properties": {"shows": {"type": ["array", "string"], "items": {"type": "string"}}},
+              "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        auth, problem = _authorize(outcome)
+        if problem:
+            return problem
+        wanted = [w for w in (arg["shows"] if isinstance(arg["shows"], list) else [arg["shows"]]) if w]
+        if not wanted:
+            return Verdict.omitted("no names to look for (set the target option consent_page_names)")
+        ids = set(outcome.exchanges)
+        pages = [x for x in ctx.recorder.exchanges if x.id in ids and x.response_body
+                 and "html" in dict((k.lower(), v) for k, v in x.response_headers).get("content-type", "")]
+        if not pages:
+            return Verdict.skipped("no HTML pages were shown during the login")
+        texts = [_visible_text(x.response_body or "") for x in pages]
+        for text, page in zip(reversed(texts), reversed(pages)):
+            if all(w.lower() in text.lower() for w in wanted):
+                return Verdict(Status.PASS, f"the consent page names {', '.join(map(repr, wanted))}",
+                               evidence=[page.id])
+        missing = [w for w in wanted if not any(w.lower() in t.lower() for t in texts)]
+        return Verdict.failed(f"no page of the login shows {', '.join(map(repr, missing))}; the consent "
+                              "question must name the PGO (OCL) and the gegevensdienst (GNL)",
+                              pages=[p.url.split('?')[0] for p in pages])
+
+
+def _visible_text(html: str) -> str:
+    import re as _re
+    from html import unescape
+
+    return unescape(_re.sub(r"<[^>]+>", " ", _re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", html)))
+
+
+@register_check
+class SubscriptionScope(Check):
+    name = "oauth.subscription_scope"
+    title = "Abonneren: the granted duration is at most the requested duration and the ZAL MaximaleDuur"
+    requirements = ("AS-TOKEN-15",)
+    schema = {"type": "object", "required": ["max_days"],
+              "properties": {"max_days": {"type": ["integer", "string"]}}, "additionalProperties": False}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        import re as _re
+
+        http, body, problem = _token_json(outcome)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or "access_token" not in body:
+            return Verdict.failed(f"{http.describe()}; no token for the subscription request")
+        scope = str(body.get("scope") or "")
+        m = _re.search(r"subscribe~(\d+)/", scope)
+        if not m:
+            return Verdict.failed(f"{http.describe()}; the token scope {scope!r} carries no granted subscription "
+                                  "duration (subscribe~<days>/...)")
+        granted, limit = int(m.group(1)), int(arg["max_days"])
+        if granted > limit:
+            return Verdict.failed(f"{http.describe()}; granted {granted} days, more than the {limit} allowed")
+        return Verdict.passed(f"granted {granted} day(s) ≤ {limit}")

@@ -54,6 +54,8 @@ class Fault:
     #: the suite's own HTTPS client cannot use the DVA any more (e.g. an expired server
     #: certificate): every OAuth/FHIR check then ends as an error, not a pass
     blocks_http: bool = False
+    #: settings the embedded reference DVA needs for the fault to be observable in a run
+    reference: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 _TABLE: tuple[Fault, ...] = (
@@ -89,6 +91,10 @@ _TABLE: tuple[Fault, ...] = (
           "a state longer than the accepted maximum makes the authorization endpoint answer "
           "HTTP 500",
           ("AS-AUTHZ-09",), component="authorize"),
+    Fault("consent-page-anonymous",
+          "the consent page names neither the PGO (OCL OAuthclientOrganisatienaam) nor the "
+          "gegevensdienst (GNL Weergavenaam)",
+          ("AS-AUTHZ-13",), component="authorize"),
     Fault("deny-issues-code",
           "pressing 'deny' on the consent page still redirects with an authorization code",
           ("AS-AUTHZ-11",), component="authorize"),
@@ -190,6 +196,10 @@ _TABLE: tuple[Fault, ...] = (
           "Conditions carry an asserter reference to a Practitioner that can neither be read nor "
           "included",
           ("RS-FHIR-08",), component="resource"),
+    Fault("access-token-never-expires",
+          "the resource server accepts access tokens after their expires_in (with this fault on, "
+          "the embedded reference DVA issues 5-second tokens so that the suite can observe it)",
+          ("RS-AUTH-05",), component="resource", reference={"access_token_lifetime": 5.0}),
     Fault("error-not-operationoutcome",
           "FHIR error responses (401, 403, 404) have a text/plain body instead of an "
           "OperationOutcome",

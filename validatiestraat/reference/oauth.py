@@ -418,9 +418,12 @@ class AuthorizationServer:
             flow.scope = available
         client = self.ocl[flow.client_id]
         services = [GNL[s] for _, s in available]
+        client_name = client.organisation_name
+        if "consent-page-anonymous" in self.faults:  # the person cannot see who asks for what
+            client_name, services = "een applicatie", ["uw gegevens"]
         return self._page(200, pages.consent_page(flow.id, aanbieder_display=AANBIEDER_DISPLAY,
                                                   person_display=person.display,
-                                                  client_name=client.organisation_name, services=services))
+                                                  client_name=client_name, services=services))
 
     def consent(self, req: Request) -> Response:
         form = req.form_dict()
@@ -683,7 +686,7 @@ class AuthorizationServer:
                 return TokenCheck(False, None, "unknown access token")
             if token.revoked or self.grants[token.grant_id].revoked:
                 return TokenCheck(False, token, "the access token has been revoked")
-            if token.expires < self._clock():
+            if token.expires < self._clock() and "access-token-never-expires" not in self.faults:
                 return TokenCheck(False, token, "the access token has expired")
             if peer_names and not names_match(peer_names, token.client_id):
                 return TokenCheck(False, token, "the access token was issued to another client")

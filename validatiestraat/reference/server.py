@@ -380,7 +380,12 @@ class ReferenceDVA:
                 "long_lived_consent": True,
                 "code_lifetime_seconds": self.code_lifetime,
                 "access_token_lifetime_seconds": self.access_token_lifetime,
+                # short-lived tokens (a test setting): wait this long, then the token must be refused
+                **({"token_expiry_wait_seconds": self.access_token_lifetime + 1.0}
+                   if self.access_token_lifetime <= 60 else {}),
                 "max_state_length": MAX_STATE_LENGTH,
+                # what the consent page must show (AS-AUTHZ-13)
+                "consent_page_names": [main.organisation_name, "Basisgegevens zorg"],
                 # 10 s; scaled down when $VALIDATIESTRAAT_SLOW_SECONDS shortens the slow-token fault
                 "token_response_limit_seconds": token_response_limit(),
                 # TLS checks: the test CA stands in for PKIoverheid (backchannel) and for the public

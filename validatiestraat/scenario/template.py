@@ -76,6 +76,8 @@ def _lookup(expr: str, variables: dict[str, Any], target: Any) -> Any:
             for part in parts[1:]:
                 if isinstance(value, dict):
                     value = value[part]
+                elif isinstance(value, list) and part.isdigit():
+                    value = value[int(part)]
                 else:
                     value = getattr(value, part)
             if value is None:
