@@ -78,10 +78,15 @@ def summary(console: Console, result: RunResult, readiness: Readiness, redactor:
         for outcome in readiness.blocking:
             problem = outcome.first_problem()
             reason = redactor.text(problem.reason) if problem else ""
-            evidence = f"  [{problem.id}]" if problem and verbose else ""
-            table.add_row(Text(outcome.requirement.id, style="bold red"), (reason or "") + evidence)
+            evidence = ""
+            if problem and problem.evidence:
+                evidence = f"  [evidence {', '.join(problem.evidence[:3])}]"
+            if problem and verbose:
+                evidence += f"  [{problem.id}]"
+            # Text, not a str: reasons and evidence contain brackets that rich would read as markup
+            table.add_row(Text(outcome.requirement.id, style="bold red"), Text((reason or "") + evidence))
         for check in readiness.unmapped_blocking:
-            table.add_row(Text(check.check, style="bold red"), redactor.text(check.reason) or "")
+            table.add_row(Text(check.check, style="bold red"), Text(redactor.text(check.reason) or ""))
         parts.append(Text("Blocking failures", style="bold"))
         parts.append(table)
     warnings = [o for o in readiness.requirements.values() if o.status is Status.WARNING]
