@@ -31,6 +31,21 @@ def need_response(outcome: StepOutcome) -> tuple[HttpSubject | None, Verdict | N
     return http, None
 
 
+class HttpCheck(Check):
+    """A check of a step's HTTP response. Subclasses implement :meth:`judge`; a step without a
+    response (timeout, refused connection) ends as ERROR before ``judge`` is called."""
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        http, problem = need_response(outcome)
+        if problem:
+            return problem
+        assert http is not None and http.response is not None
+        return self.judge(arg, http, ctx)
+
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+
 def compare(actual: Any, rule: Any) -> tuple[bool, str]:
     """Compare ``actual`` to a rule: a literal, or a mapping of operators.
 
@@ -84,16 +99,12 @@ COMPARISON = {
 
 
 @register_check
-class StatusCheck(Check):
+class StatusCheck(HttpCheck):
     name = "status"
     title = "HTTP status code"
     schema = {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}, {"type": "object"}]}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         status = http.status
         if isinstance(arg, list):
             ok, why = status in arg, f"expected one of {arg}"
@@ -107,7 +118,7 @@ class StatusCheck(Check):
 
 
 @register_check
-class HeaderCheck(Check):
+class HeaderCheck(HttpCheck):
     name = "header"
     title = "HTTP response header"
     schema = {
@@ -117,11 +128,7 @@ class HeaderCheck(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         value = http.header(arg["name"])
         if arg.get("present") is False:
             return Verdict.passed(f"no {arg['name']} header") if value is None else Verdict.failed(
@@ -136,7 +143,7 @@ class HeaderCheck(Check):
 
 
 @register_check
-class JsonCheck(Check):
+class JsonCheck(HttpCheck):
     name = "json"
     title = "JSON body value (JMESPath)"
     schema = {
@@ -146,11 +153,7 @@ class JsonCheck(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         body = http.json()
         if body is None:
             return Verdict.failed(f"{http.describe()}; body is not JSON "
@@ -165,7 +168,7 @@ class JsonCheck(Check):
 
 
 @register_check
-class FhirPathCheck(Check):
+class FhirPathCheck(HttpCheck):
     name = "fhirpath"
     title = "FHIRPath expression on the response resource"
     schema = {
@@ -176,13 +179,9 @@ class FhirPathCheck(Check):
         ]
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         from validatiestraat.engine.fhirpath import evaluate
 
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
         body = http.json()
         if not isinstance(body, dict):
             return Verdict.failed(f"{http.describe()}; no FHIR JSON resource in the body")
@@ -222,17 +221,13 @@ class ResponseTimeCheck(Check):
 
 
 @register_check
-class BodyCheck(Check):
+class BodyCheck(HttpCheck):
     name = "body"
     title = "Response body text"
     schema = {"type": "object", "properties": {"contains": {"type": "string"}, "not_contains": {"type": "string"}},
               "additionalProperties": False, "minProperties": 1}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http and http.response is not None
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         text = http.response.text
         if "contains" in arg and arg["contains"] not in text:
             return Verdict.failed(f"{http.describe()}; body does not contain {arg['contains']!r}")

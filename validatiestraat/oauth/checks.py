@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from validatiestraat.engine.checks_http import need_response
-from validatiestraat.engine.context import FlowContext
+from validatiestraat.engine.checks_http import HttpCheck
+from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import Check, StepOutcome, Verdict, register_check
 from validatiestraat.report.model import Status
 from validatiestraat.oauth.steps import AuthorizeResult
@@ -126,25 +126,31 @@ class ErrorRedirect(Check):
                               + (" and the state" if arg.get("state", True) else ""))
 
 
-def _token_json(outcome: StepOutcome) -> tuple[Any, Any, Verdict | None]:
-    http, problem = need_response(outcome)
-    if problem:
-        return None, None, problem
-    assert http
-    return http, http.json(), None
+class TokenCheck(HttpCheck):
+    """A check of a token endpoint answer: subclasses implement judge_token. With
+    ``needs_token`` the check is skipped when no token was issued (another check reports that)."""
+
+    needs_token = True
+
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
+        body = http.json()
+        if self.needs_token and (not isinstance(body, dict) or "access_token" not in body):
+            return Verdict.skipped("no token was issued")
+        return self.judge_token(arg, http, body, ctx)
+
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
 
 
 @register_check
-class TokenResponse(Check):
+class TokenResponse(TokenCheck):
+    needs_token = False
     name = "oauth.token_response"
     title = "Successful token response: 200 JSON with access_token and token_type bearer"
     requirements = ("AS-TOKEN-02",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         if http.status != 200:
             detail = f" error={body.get('error')!r}" if isinstance(body, dict) and body.get("error") else ""
             return Verdict.failed(f"{http.describe()}{detail}; a valid token request must get 200 with a token")
@@ -160,18 +166,13 @@ class TokenResponse(Check):
 
 
 @register_check
-class ExpiresIn(Check):
+class ExpiresIn(TokenCheck):
     name = "oauth.expires_in"
     title = "Access token lifetime at most 15 minutes"
     requirements = ("AS-TOKEN-03",)
     schema = {"type": "object", "properties": {"max": {"type": "integer"}}, "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
-        if not isinstance(body, dict) or "access_token" not in body:
-            return Verdict.skipped("no token was issued")
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         limit = int((arg or {}).get("max", 900))
         value = body.get("expires_in")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -182,18 +183,13 @@ class ExpiresIn(Check):
 
 
 @register_check
-class Scope(Check):
+class Scope(TokenCheck):
     name = "oauth.scope"
     title = "Token response scope"
     requirements = ("AS-TOKEN-02",)
     schema = {"type": "object", "properties": {"equals": {"type": "string"}}, "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
-        if not isinstance(body, dict) or "access_token" not in body:
-            return Verdict.skipped("no token was issued")
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         scope = body.get("scope")
         expected = (arg or {}).get("equals", ctx.target.aanbieder)
         if scope is None:
@@ -204,18 +200,13 @@ class Scope(Check):
 
 
 @register_check
-class RefreshTokenIssued(Check):
+class RefreshTokenIssued(TokenCheck):
     name = "oauth.refresh_token"
     title = "A refresh token is issued for long-lived consent"
     requirements = ("AS-TOKEN-11",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
-        if not isinstance(body, dict) or "access_token" not in body:
-            return Verdict.skipped("no token was issued")
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         if not body.get("refresh_token"):
             return Verdict.failed(f"{http.describe()}; no refresh_token although long-lived consent applies")
         previous = ctx.vars.get("previous_refresh_token")
@@ -225,7 +216,8 @@ class RefreshTokenIssued(Check):
 
 
 @register_check
-class TokenError(Check):
+class TokenError(TokenCheck):
+    needs_token = False
     name = "oauth.token_error"
     title = "Refused with an RFC 6749 §5.2 error and no token"
     requirements = ("AS-TOKEN-09",)
@@ -239,10 +231,7 @@ class TokenError(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         wanted = arg["error"] if isinstance(arg["error"], list) else [arg["error"]]
         statuses = arg.get("status", [400, 401])
         statuses = statuses if isinstance(statuses, list) else [statuses]
@@ -379,19 +368,17 @@ def _visible_text(html: str) -> str:
 
 
 @register_check
-class SubscriptionScope(Check):
+class SubscriptionScope(TokenCheck):
+    needs_token = False
     name = "oauth.subscription_scope"
     title = "Abonneren: the granted duration is at most the requested duration and the ZAL MaximaleDuur"
     requirements = ("AS-TOKEN-15",)
     schema = {"type": "object", "required": ["max_days"],
               "properties": {"max_days": {"type": ["integer", "string"]}}, "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+    def judge_token(self, arg: Any, http: HttpSubject, body: Any, ctx: FlowContext) -> Verdict:
         import re as _re
 
-        http, body, problem = _token_json(outcome)
-        if problem:
-            return problem
         if not isinstance(body, dict) or "access_token" not in body:
             return Verdict.failed(f"{http.describe()}; no token for the subscription request")
         scope = str(body.get("scope") or "")

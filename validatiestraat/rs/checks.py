@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from validatiestraat.engine.checks_http import need_response
+from validatiestraat.engine.checks_http import HttpCheck
 from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import Check, StepOutcome, Verdict, register_check
 
@@ -20,16 +20,18 @@ BSN_SYSTEMS = {BSN_SYSTEM, "urn:oid:2.16.840.1.113883.2.4.6.3"}
 ZIB_VALUESET_OID = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.2"
 
 
-def _bundle(outcome: StepOutcome) -> tuple[HttpSubject | None, dict | None, Verdict | None]:
-    http, problem = need_response(outcome)
-    if problem:
-        return None, None, problem
-    assert http
-    body = http.json()
-    if not isinstance(body, dict):
-        return http, None, Verdict.failed(f"{http.describe()}; expected a FHIR JSON Bundle, got "
-                                          f"content-type {http.header('content-type')!r}")
-    return http, body, None
+class BundleCheck(HttpCheck):
+    """A check of a FHIR JSON body (usually a search Bundle): subclasses implement judge_bundle."""
+
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
+        body = http.json()
+        if not isinstance(body, dict):
+            return Verdict.failed(f"{http.describe()}; expected a FHIR JSON Bundle, got "
+                                  f"content-type {http.header('content-type')!r}")
+        return self.judge_bundle(arg, http, body, ctx)
+
+    def judge_bundle(self, arg: Any, http: HttpSubject, body: dict, ctx: FlowContext) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
 
 
 def _entries(bundle: dict) -> list[dict]:
@@ -38,17 +40,13 @@ def _entries(bundle: dict) -> list[dict]:
 
 
 @register_check
-class Searchset(Check):
+class Searchset(HttpCheck):
     name = "fhir.searchset"
     title = "The search returns 200 with a searchset Bundle"
     requirements = ("RS-FHIR-01",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         if http.status not in (200,):
             return Verdict.failed(f"{http.describe()}; a required search must return 200 with a searchset Bundle")
         body = http.json()
@@ -60,17 +58,13 @@ class Searchset(Check):
 
 
 @register_check
-class SearchBundleRules(Check):
+class SearchBundleRules(BundleCheck):
     name = "fhir.search_bundle"
     title = "Search Bundle: self link, total ≤ matches, entries with id and fullUrl"
     requirements = ("RS-FHIR-02",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _bundle(outcome)
-        if problem:
-            return problem
-        assert http and body is not None
+    def judge_bundle(self, arg: Any, http: HttpSubject, body: dict, ctx: FlowContext) -> Verdict:
         if body.get("resourceType") != "Bundle":
             return Verdict.failed(f"{http.describe()}; not a Bundle")
         problems: list[str] = []
@@ -120,17 +114,13 @@ def _is_masked(identifier: dict) -> bool:
 
 
 @register_check
-class NoBsn(Check):
+class NoBsn(HttpCheck):
     name = "fhir.no_bsn"
     title = "No BSN anywhere in the response or its links"
     requirements = ("RS-FHIR-07",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http and http.response is not None
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         found: list[str] = []
         body = http.json()
         if body is not None:
@@ -149,17 +139,13 @@ class NoBsn(Check):
 
 
 @register_check
-class ContentRules(Check):
+class ContentRules(BundleCheck):
     name = "fhir.content_rules"
     title = "Codings have system and code, CodeableConcepts a display or text, References a display, Identifiers a system and value"
     requirements = ("RS-FHIR-06",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _bundle(outcome)
-        if problem:
-            return problem
-        assert http and body is not None
+    def judge_bundle(self, arg: Any, http: HttpSubject, body: dict, ctx: FlowContext) -> Verdict:
         problems: list[str] = []
         for i, entry in enumerate(_entries(body)):
             resource = entry.get("resource")
@@ -193,7 +179,7 @@ class ContentRules(Check):
 
 
 @register_check
-class Entries(Check):
+class Entries(BundleCheck):
     name = "fhir.entries"
     title = "Number of resources of a type in the Bundle"
     schema = {
@@ -208,11 +194,7 @@ class Entries(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _bundle(outcome)
-        if problem:
-            return problem
-        assert http and body is not None
+    def judge_bundle(self, arg: Any, http: HttpSubject, body: dict, ctx: FlowContext) -> Verdict:
         mode = arg.get("mode", "any")
         found = [
             e for e in _entries(body)
@@ -229,18 +211,14 @@ class Entries(Check):
 
 
 @register_check
-class Includes(Check):
+class Includes(BundleCheck):
     name = "fhir.includes"
     title = "_include parameters are honoured (included resources with search.mode=include)"
     requirements = ("RS-FHIR-03",)
     schema = {"type": "object", "required": ["resource"], "properties": {"resource": {"type": "string"}},
               "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, body, problem = _bundle(outcome)
-        if problem:
-            return problem
-        assert http and body is not None
+    def judge_bundle(self, arg: Any, http: HttpSubject, body: dict, ctx: FlowContext) -> Verdict:
         entries = _entries(body)
         if not any((e.get("search") or {}).get("mode", "match") == "match" for e in entries):
             return Verdict.skipped("no match entries, so nothing to include")
@@ -256,7 +234,7 @@ _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 @register_check
-class BearerChallenge(Check):
+class BearerChallenge(HttpCheck):
     name = "bearer.challenge"
     title = "Refused with 401 and a WWW-Authenticate Bearer challenge (RFC 6750)"
     requirements = ("RS-AUTH-01",)
@@ -269,11 +247,7 @@ class BearerChallenge(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         statuses = (arg or {}).get("status", 401)
         statuses = statuses if isinstance(statuses, list) else [statuses]
         if http.status not in statuses:
@@ -297,16 +271,12 @@ class BearerChallenge(Check):
 
 
 @register_check
-class Refused(Check):
+class Refused(HttpCheck):
     name = "http.refused"
     title = "The request is refused: no 2xx and no data"
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         if 200 <= (http.status or 0) < 300:
             body = http.json()
             data = f" with {len(_entries(body))} Bundle entries" if isinstance(body, dict) and body.get("resourceType") == "Bundle" else ""
@@ -315,17 +285,13 @@ class Refused(Check):
 
 
 @register_check
-class OperationOutcome(Check):
+class OperationOutcome(HttpCheck):
     name = "fhir.operation_outcome"
     title = "Error responses carry a FHIR OperationOutcome"
     requirements = ("RS-FHIR-09",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         if (http.status or 0) < 400:
             return Verdict.skipped(f"HTTP {http.status} is not an error response")
         ctype = http.header("content-type") or ""
@@ -338,17 +304,13 @@ class OperationOutcome(Check):
 
 
 @register_check
-class RequestIdEchoed(Check):
+class RequestIdEchoed(HttpCheck):
     name = "medmij.request_id_echoed"
     title = "The response echoes the MedMij-Request-ID"
     requirements = ("RS-HDR-01",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         sent = next((v for k, v in http.request_headers.items() if k.lower() == "medmij-request-id"), None)
         got = http.header("medmij-request-id")
         if got == sent:
@@ -357,7 +319,7 @@ class RequestIdEchoed(Check):
 
 
 @register_check
-class Profile(Check):
+class Profile(HttpCheck):
     name = "profile"
     title = "Every returned resource validates against its profiles"
     requirements = ("RS-FHIR-06",)
@@ -370,11 +332,7 @@ class Profile(Check):
         ]
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         try:
             from validatiestraat.fhir import get_validator
         except ImportError as exc:
@@ -408,19 +366,15 @@ def _issue(issue: Any) -> dict[str, Any]:
 
 
 @register_check
-class XmlServed(Check):
+class XmlServed(HttpCheck):
     name = "fhir.xml"
     title = "FHIR XML is served when asked for"
     requirements = ("RS-FHIR-05",)
     schema = {"type": "object", "properties": {"resource": {"type": "string"}}, "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+    def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         from lxml import etree
 
-        http, problem = need_response(outcome)
-        if problem:
-            return problem
-        assert http and http.response is not None
         ctype = http.header("content-type") or ""
         if "xml" not in ctype:
             return Verdict.failed(f"{http.describe()}; asked for application/fhir+xml, got content-type {ctype!r}")
