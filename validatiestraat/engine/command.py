@@ -86,7 +86,7 @@ def _reference_target(stack: ExitStack, faults: list[str]) -> Target:
     settings: dict = {}
     for name in faults:  # some faults need a setting of the DVA to be observable (e.g. short tokens)
         settings.update(FAULTS[name].reference)
-    dva = ReferenceDVA(workdir=workdir, faults=faults, code_lifetime=3.0, **settings)
+    dva = ReferenceDVA(workdir=workdir, faults=faults, code_lifetime=2.0, **settings)
     dva.start()
     stack.callback(dva.stop)
     return target_from_dict(dva.target_dict(), workdir, source="embedded reference DVA")
