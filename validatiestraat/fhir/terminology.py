@@ -34,6 +34,8 @@ class ValueSetIndex:
             return UNKNOWN
         if code is None:
             return INVALID
+        if type(code) is dict or type(code) is list or type(system) is dict or type(system) is list:
+            return INVALID  # a JSON object or array (already reported by the base layer) is never a code
         if system is None:
             for codes in self.codes.values():
                 if code in codes:

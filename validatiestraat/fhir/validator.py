@@ -809,7 +809,8 @@ class Validator:
                                 hit = None
                                 for c in codings:
                                     if type(c) is dict:
-                                        hit = index.get((c.get("system"), c.get("code")))
+                                        sc = _sc(c)
+                                        hit = index.get(sc) if sc is not None else None
                                         if hit is not None:
                                             break
                                 assigned[idx] = hit
@@ -942,7 +943,8 @@ class Validator:
                 url = url.strip("'\"")
                 for x in vals:
                     if type(x) is dict:
-                        for ex in x.get("extension") or []:
+                        exts = x.get("extension")
+                        for ex in exts if type(exts) is list else ():
                             if type(ex) is dict and ex.get("url") == url:
                                 nxt.append(ex)
             elif seg.startswith("ofType("):
@@ -1130,7 +1132,7 @@ class Validator:
             return idx.check(None, value)
         if type(value) is dict:
             if "coding" in value:
-                rs = [idx.check(c.get("system"), c.get("code")) for c in value.get("coding") or [] if type(c) is dict]
+                rs = [idx.check(c.get("system"), c.get("code")) for c in _codings(value) if type(c) is dict]
                 if VALID in rs:
                     return VALID
                 return UNKNOWN if UNKNOWN in rs else INVALID
@@ -1153,7 +1155,7 @@ class Validator:
         elif tcode == "CodeableConcept":
             if type(value) is not dict:
                 return
-            codings = [(c.get("system"), c.get("code")) for c in value.get("coding") or [] if type(c) is dict and "code" in c]
+            codings = [(c.get("system"), c.get("code")) for c in _codings(value) if type(c) is dict and "code" in c]
             if not codings:
                 if strength == "required" and "coding" not in value:
                     ctx.err(path, f"no code given, and a code from value set {vs} is required", "binding", pe.eid)
@@ -1263,11 +1265,11 @@ def _observation(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> Non
     if has_value and "dataAbsentReason" in obj:
         ctx.err(path, "dataAbsentReason must only be present when there is no value", "invariant", "obs-6")
     if has_value and type(obj.get("component")) is list and type(obj.get("code")) is dict:
-        own = {(c.get("system"), c.get("code")) for c in obj["code"].get("coding") or [] if type(c) is dict}
+        own = {_sc(c) for c in _codings(obj["code"]) if type(c) is dict}
         for i, comp in enumerate(obj["component"]):
             if type(comp) is dict and type(comp.get("code")) is dict:
-                codes = {(c.get("system"), c.get("code")) for c in comp["code"].get("coding") or [] if type(c) is dict}
-                if own & codes:
+                codes = {_sc(c) for c in _codings(comp["code"]) if type(c) is dict}
+                if (own & codes) - {None}:
                     ctx.err(f"{path}.component[{i}]", "a component must not have the same code as the observation when the observation has a value", "invariant", "obs-7")
 
 
@@ -1285,7 +1287,7 @@ def _patient_contact(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) ->
 def _allergy(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
     vs = obj.get("verificationStatus")
     if type(vs) is dict:  # R4: CodeableConcept
-        eie = any(type(c) is dict and c.get("code") == "entered-in-error" for c in vs.get("coding") or [])
+        eie = any(type(c) is dict and c.get("code") == "entered-in-error" for c in _codings(vs))
     else:
         eie = vs == "entered-in-error"
     has_cs = "clinicalStatus" in obj
@@ -1331,6 +1333,20 @@ def _jt(v: Any) -> str:
     if isinstance(v, dict):
         return "object"
     return type(v).__name__
+
+
+def _codings(cc: dict[str, Any]) -> list[Any]:
+    """The ``coding`` list of a CodeableConcept (empty when it is missing or not a list)."""
+    codings = cc.get("coding")
+    return codings if type(codings) is list else []
+
+
+def _sc(c: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(system, code) of a Coding, or None when either is a JSON object or array (not hashable)."""
+    s, code = c.get("system"), c.get("code")
+    if type(s) is dict or type(s) is list or type(code) is dict or type(code) is list:
+        return None
+    return (s, code)
 
 
 def _enum_msg(v: Any, edef: Any) -> str:
