@@ -50,6 +50,28 @@ _SLICE_PART = re.compile(r":[^.]+")
 _ANY_TARGET = frozenset({"Resource", "Any", "DomainResource"})
 
 
+# A location is built lazily: a str, or (parent, key) for "parent.key", or (parent, key, i) for
+# "parent.key[i]". Only a reported issue turns it into a string (see _ps), so the walks over a
+# valid instance never format paths.
+Path = Any
+
+
+def _ps(p: Path) -> str:
+    """The FHIRPath-like string of a lazy location."""
+    if type(p) is str:
+        return p
+    parts = []
+    while type(p) is tuple:
+        if len(p) == 2:
+            parts.append("." + p[1])
+        else:
+            parts.append(f".{p[1]}[{p[2]}]")
+        p = p[0]
+    parts.append(p)
+    parts.reverse()
+    return "".join(parts)
+
+
 class _Unknown(Exception):
     """A slice discriminator cannot be evaluated (e.g. an unresolvable reference)."""
 
@@ -98,20 +120,20 @@ class _Ctx:
         self.depth = 0
         self.resolved: dict[int, Frame | None] = {}  # id(Reference dict) -> target (pass 2)
 
-    def err(self, path: str, msg: str, code: str, source: str | None = None) -> None:
-        self.issues.append(Issue(ERROR, path, msg, self.profile, source, code))
+    def err(self, path: Path, msg: str, code: str, source: str | None = None) -> None:
+        self.issues.append(Issue(ERROR, _ps(path), msg, self.profile, source, code))
 
-    def add(self, severity: str, path: str, msg: str, code: str, source: str | None = None, profile: Any = NOVAL) -> None:
-        self.issues.append(Issue(severity, path, msg, self.profile if profile is NOVAL else profile, source, code))
+    def add(self, severity: str, path: Path, msg: str, code: str, source: str | None = None, profile: Any = NOVAL) -> None:
+        self.issues.append(Issue(severity, _ps(path), msg, self.profile if profile is NOVAL else profile, source, code))
 
-    def note(self, key: Any, severity: str, path: str, msg: str, code: str, source: str | None = None, profile: str | None = None) -> None:
+    def note(self, key: Any, severity: str, path: Path, msg: str, code: str, source: str | None = None, profile: str | None = None) -> None:
         """An issue reported once per validation (e.g. 'SNOMED codes not checked')."""
         if self.silent:
             return
         if key in self.noted:
             return
         self.noted.add(key)
-        self.issues.append(Issue(severity, path, msg, profile, source, code))
+        self.issues.append(Issue(severity, _ps(path), msg, profile, source, code))
 
 
 class Validator:
@@ -223,7 +245,7 @@ class Validator:
                 if seen_choice is None:
                     seen_choice = {edef: key}
                 elif edef in seen_choice:
-                    ctx.err(f"{path}.{edef.name}", f"only one type is allowed for {edef.name}, found "
+                    ctx.err((path, edef.name), f"only one type is allowed for {edef.name}, found "
                             f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}", "choice")
                 else:
                     seen_choice[edef] = key
@@ -232,7 +254,7 @@ class Validator:
                 sub = ent[8]
                 if sub is None:
                     sub = ent[8] = self.base.get(ent[1])
-                self._walk(val, sub, f"{path}.{key}", ctx)
+                self._walk(val, sub, (path, key), ctx)
                 continue
             if mode == 0:
                 # the common case: a valid single primitive
@@ -253,117 +275,117 @@ class Validator:
                         continue
                 edef, enum = ent[0], ent[5]
                 if val is None:
-                    ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
+                    ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
                     continue
                 if type(val) is list:
-                    ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
+                    ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
                     continue
                 msg = ent[3](val)
                 if msg is not None:
-                    ctx.err(f"{path}.{key}", msg, "json-type" if "JSON" in msg else "invalid-value")
+                    ctx.err((path, key), msg, "json-type" if "JSON" in msg else "invalid-value")
                 elif enum is not None and val not in enum:
-                    ctx.err(f"{path}.{key}", _enum_msg(val, edef), "code-invalid")
+                    ctx.err((path, key), _enum_msg(val, edef), "code-invalid")
                 continue
             edef, tcode, kind, check, is_list, enum, qkind, qfn, sub, mode, is_choice = ent
             if val is None:
-                ctx.err(f"{path}.{key}", "null is not allowed (leave the element out)", "null", "ele-1")
+                ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
                 continue
             if kind == K_COMPLEX:
                 if sub is None:
                     sub = ent[8] = self.base.get(tcode)
                 if is_list:
                     if type(val) is not list:
-                        ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
+                        ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
                         continue
                     if not val:
-                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
                         continue
                     i = 0
                     for item in val:
                         if type(item) is not dict:
-                            ctx.err(f"{path}.{key}[{i}]", f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
+                            ctx.err((path, key, i), f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
                         elif len(item) > 1 and tcode != "Reference" and tcode != "Extension":
-                            self._walk(item, sub, f"{path}.{key}[{i}]", ctx)
+                            self._walk(item, sub, (path, key, i), ctx)
                         else:
-                            self._complex(item, sub, tcode, edef, f"{path}.{key}[{i}]", ctx)
+                            self._complex(item, sub, tcode, edef, (path, key, i), ctx)
                         i += 1
                 else:
                     if type(val) is not dict:
                         if type(val) is list:
-                            ctx.err(f"{path}.{key}", f"{edef.name} does not repeat and must not be an array", "array")
+                            ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
                         else:
-                            ctx.err(f"{path}.{key}", f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
+                            ctx.err((path, key), f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
                         continue
                     if len(val) > 1 and tcode != "Reference" and tcode != "Extension":
-                        self._walk(val, sub, f"{path}.{key}", ctx)
+                        self._walk(val, sub, (path, key), ctx)
                     else:
-                        self._complex(val, sub, tcode, edef, f"{path}.{key}", ctx)
+                        self._complex(val, sub, tcode, edef, (path, key), ctx)
             elif kind == K_PRIM:  # a repeating primitive
                 if type(val) is not list:
-                    ctx.err(f"{path}.{key}", f"{edef.name} repeats and must be a JSON array", "array")
+                    ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
                     continue
                 if not val:
-                    ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                    ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
                     continue
                 ext = obj.get("_" + key)
                 if ext is not None and (type(ext) is not list or len(ext) != len(val)):
-                    ctx.err(f"{path}._{key}", f"_{key} must be an array of the same length as {key}", "array")
+                    ctx.err((path, "_" + key), f"_{key} must be an array of the same length as {key}", "array")
                     ext = None
                 for i, v in enumerate(val):
                     if v is None:
                         if ext is None or ext[i] is None:
-                            ctx.err(f"{path}.{key}[{i}]", "null without an extension in _" + key, "null", "ele-1")
+                            ctx.err((path, key, i), "null without an extension in _" + key, "null", "ele-1")
                         continue
                     msg = check(v)
                     if msg is not None:
-                        ctx.err(f"{path}.{key}[{i}]", msg, "json-type" if "JSON" in msg else "invalid-value")
+                        ctx.err((path, key, i), msg, "json-type" if "JSON" in msg else "invalid-value")
                     elif enum is not None and v not in enum:
-                        ctx.err(f"{path}.{key}[{i}]", _enum_msg(v, edef), "code-invalid")
+                        ctx.err((path, key, i), _enum_msg(v, edef), "code-invalid")
             elif kind == K_PEXT:
                 if is_list:
                     if type(val) is not list:
-                        ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
+                        ctx.err((path, key), f"{key} must be a JSON array", "array")
                         continue
                     if not val or all(x is None for x in val):
-                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
                         continue
                     if key[1:] not in obj:
                         for i, item in enumerate(val):
                             if item is None:
-                                ctx.err(f"{path}.{key[1:]}[{i}]", "null without a value", "null", "ele-1")
+                                ctx.err((path, key[1:], i), "null without a value", "null", "ele-1")
                     for i, item in enumerate(val):
                         if item is None:
                             continue
-                        self._prim_ext(item, f"{path}.{key[1:]}[{i}]", ctx)
+                        self._prim_ext(item, (path, key[1:], i), ctx)
                 else:
                     if type(val) is list:
-                        ctx.err(f"{path}.{key}", f"{key} must not be an array", "array")
+                        ctx.err((path, key), f"{key} must not be an array", "array")
                         continue
-                    self._prim_ext(val, f"{path}.{key[1:]}", ctx)
+                    self._prim_ext(val, (path, key[1:]), ctx)
             else:  # contained resources, Bundle.entry.resource, Parameters.parameter.resource
                 is_contained = key == "contained"
                 full_url = obj.get("fullUrl") if td.name == "BundleEntry" else None
                 if is_list:
                     if type(val) is not list:
-                        ctx.err(f"{path}.{key}", f"{key} must be a JSON array", "array")
+                        ctx.err((path, key), f"{key} must be a JSON array", "array")
                         continue
                     if not val:
-                        ctx.err(f"{path}.{key}", "empty array is not allowed", "empty", "ele-1")
+                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
                         continue
                     for i, item in enumerate(val):
-                        self._walk_resource(item, f"{path}.{key}[{i}]", ctx, None, ctx.cur, is_contained)
+                        self._walk_resource(item, (path, key, i), ctx, None, ctx.cur, is_contained)
                 else:
                     if type(val) is list:
-                        ctx.err(f"{path}.{key}", f"{key} must not be an array", "array")
+                        ctx.err((path, key), f"{key} must not be an array", "array")
                         continue
-                    self._walk_resource(val, f"{path}.{key}", ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
+                    self._walk_resource(val, (path, key), ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
         if td.required:
             for edef, ks in td.required:
                 for k in ks:
                     if k in obj:
                         break
                 else:
-                    ctx.err(f"{path}.{edef.name}", f"{edef.name} is required (min 1) but missing", "required", f"{td.fhir_type}.{edef.name}")
+                    ctx.err((path, edef.name), f"{edef.name} is required (min 1) but missing", "required", f"{td.fhir_type}.{edef.name}")
         native = _NATIVE.get(td.name)
         if native is not None:
             native(self, obj, path, ctx)
@@ -404,7 +426,7 @@ class Validator:
                     allowed = ", ".join(ed.types.values())
                     hint = f" (type not allowed for {ed.name}; allowed: {allowed})"
                     break
-        ctx.err(f"{path}.{key}", f"unknown element {key!r} in {td.fhir_type}{hint}", "unknown-element")
+        ctx.err((path, key), f"unknown element {key!r} in {td.fhir_type}{hint}", "unknown-element")
 
     # -- native invariants -----------------------------------------------------------------
 
@@ -415,7 +437,7 @@ class Validator:
         for i, c in enumerate(contained):
             if type(c) is not dict:
                 continue
-            p = f"{path}.contained[{i}]"
+            p = (path, "contained", i)
             if "contained" in c:
                 ctx.err(p, "a contained resource must not contain resources", "invariant", "dom-2")
             meta = c.get("meta")
@@ -441,7 +463,7 @@ class Validator:
         btype = res.get("type")
         entries = res.get("entry")
         if "total" in res and btype not in ("searchset", "history"):
-            ctx.err(f"{path}.total", "total is only allowed in a searchset or history Bundle", "invariant", "bdl-1")
+            ctx.err((path, "total"), "total is only allowed in a searchset or history Bundle", "invariant", "bdl-1")
         index: dict[str, Frame] = {}
         typeid: dict[str, Frame] = {}
         frame.index = index
@@ -453,17 +475,17 @@ class Validator:
         for i, e in enumerate(entries):
             if type(e) is not dict:
                 continue
-            p = f"{path}.entry[{i}]"
+            p = (path, "entry", i)
             if "search" in e and btype != "searchset":
-                ctx.err(f"{p}.search", "entry.search is only allowed in a searchset Bundle", "invariant", "bdl-2")
+                ctx.err((p, "search"), "entry.search is only allowed in a searchset Bundle", "invariant", "bdl-2")
             req_ok = btype in ("batch", "transaction", "history")
             if "request" in e and not req_ok:
-                ctx.err(f"{p}.request", "entry.request is only allowed in batch, transaction and history Bundles", "invariant", "bdl-3")
+                ctx.err((p, "request"), "entry.request is only allowed in batch, transaction and history Bundles", "invariant", "bdl-3")
             elif r4 and req_ok and "request" not in e:
                 ctx.err(p, "entry.request is required in batch, transaction and history Bundles", "invariant", "bdl-3")
             resp_ok = btype in ("batch-response", "transaction-response") or (r4 and btype == "history")
             if "response" in e and not resp_ok:
-                ctx.err(f"{p}.response", "entry.response is only allowed in batch-response and transaction-response Bundles", "invariant", "bdl-4")
+                ctx.err((p, "response"), "entry.response is only allowed in batch-response and transaction-response Bundles", "invariant", "bdl-4")
             elif r4 and resp_ok and "response" not in e:
                 ctx.err(p, "entry.response is required in batch-response, transaction-response and history Bundles", "invariant", "bdl-4")
             if not ("resource" in e or "request" in e or "response" in e):
@@ -473,24 +495,24 @@ class Validator:
             fu = e.get("fullUrl")
             if type(fu) is str:
                 if r4 and "/_history/" in fu:
-                    ctx.err(f"{p}.fullUrl", "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
+                    ctx.err((p, "fullUrl"), "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
                 if f is not None:
                     other = index.get(fu)
                     if other is not None:
                         v1 = _version_id(other.res)
                         v2 = _version_id(f.res)
                         if v1 is None or v1 == v2:
-                            ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} is not unique in the Bundle (also {other.path})", "invariant", "bdl-7")
+                            ctx.err((p, "fullUrl"), f"fullUrl {fu!r} is not unique in the Bundle (also {_ps(other.path)})", "invariant", "bdl-7")
                     else:
                         index[fu] = f
                     m = _RE_ABS_TAIL.search(fu)
                     if m is not None:
                         f.base_url = fu[: m.start() + 1]
                     if m is not None and m.group(1) != f.rt:
-                        ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
+                        ctx.err((p, "fullUrl"), f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
                     rid = f.res.get("id")
                     if m is not None and type(rid) is str and m.group(2) != rid:
-                        ctx.err(f"{p}.fullUrl", f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
+                        ctx.err((p, "fullUrl"), f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
             if f is not None:
                 rid = f.res.get("id")
                 if type(rid) is str:
@@ -534,7 +556,7 @@ class Validator:
                 target = self._resolve(ref, frame)
                 resolved[id(item)] = target
                 if target is None:
-                    ctx.err(p + ".reference", f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
+                    ctx.err((p, "reference"), f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
                     continue
             else:
                 rtype = None
@@ -542,25 +564,25 @@ class Validator:
                 if m is not None:
                     rtype = m.group(1)
                     if rtype not in resource_types:
-                        ctx.err(p + ".reference", f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
+                        ctx.err((p, "reference"), f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
                         continue
                 elif _RE_ABSOLUTE.fullmatch(ref):
                     tail = _RE_ABS_TAIL.search(ref)
                     if tail is not None and tail.group(1) in resource_types:
                         rtype = tail.group(1)
                 else:
-                    ctx.err(p + ".reference", f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
+                    ctx.err((p, "reference"), f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
                     continue
                 target = self._resolve(ref, frame)
                 resolved[id(item)] = target
                 if target is None:
                     if ref.startswith("urn:") and frame.container.bundle is not None:
-                        ctx.err(p + ".reference", f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
+                        ctx.err((p, "reference"), f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
                     if rtype is not None and targets is not None and rtype not in targets:
-                        ctx.err(p + ".reference", f"reference to {rtype} is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
+                        ctx.err((p, "reference"), f"reference to {rtype} is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
                     continue
             if targets is not None and target.rt not in targets:
-                ctx.err(p + ".reference", f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
+                ctx.err((p, "reference"), f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
         # dom-3: every contained resource is referenced from elsewhere in its container
         for f in ctx.frames:
             if f.contained:
@@ -701,7 +723,7 @@ class Validator:
                     i = 0
                     for v in vals:
                         if v is not None and (prim or type(v) is dict):
-                            out.append((v, None, tcode, f"{path}.{key}[{i}]"))
+                            out.append((v, None, tcode, (path, key, i)))
                         i += 1
                     continue
                 exts = ext if type(ext) is list else []
@@ -711,13 +733,13 @@ class Validator:
                     e = exts[i] if i < len(exts) else None
                     if v is None and e is None:
                         continue
-                    out.append((v, e, tcode, f"{path}.{key}[{i}]"))
+                    out.append((v, e, tcode, (path, key, i)))
             else:
                 if type(val) is list or type(ext) is list:
                     continue
                 if not prim and type(val) is not dict:
                     continue
-                out.append((val, ext, tcode, f"{path}.{key}"))
+                out.append((val, ext, tcode, (path, key)))
         return out
 
     def _check_children(self, obj: dict[str, Any], ch: dict[str, PElem], path: str, ctx: _Ctx) -> None:
@@ -730,22 +752,22 @@ class Validator:
                 ext = obj.get(ukey) if ukey is not None else None
                 if val is None and ext is None:
                     if cpe.card_min:
-                        ctx.err(f"{path}.{key}", f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
+                        ctx.err((path, key), f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
                     if cpe.variants:
                         self._check_variant_cards([], cpe, path, ctx)
                     continue
                 if type(val) is list or type(ext) is list or (ukey is None and type(val) is not dict):
                     continue  # reported by the base layer
                 if cpe.card_max == 0:
-                    ctx.err(f"{path}.{key}", f"{name}: maximum cardinality is 0, found 1", "cardinality", cpe.eid)
+                    ctx.err((path, key), f"{name}: maximum cardinality is 0, found 1", "cardinality", cpe.eid)
                 if cpe.walk_items:
-                    self._check_item(val, ext, cpe, tcode, f"{path}.{key}", ctx)
+                    self._check_item(val, ext, cpe, tcode, (path, key), ctx)
                 continue
             items = self._gather(obj, cpe, path)
             if not items:
                 if cpe.card_min:
                     bdef = cpe.bdef
-                    ctx.err(f"{path}.{_elem_key(bdef)}", f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
+                    ctx.err((path, _elem_key(bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
                 if cpe.variants:
                     self._check_variant_cards(items, cpe, path, ctx)
                 if cpe.slices_needed:
@@ -753,9 +775,9 @@ class Validator:
                 continue
             n = len(items)
             if cpe.card_min is not None and n < cpe.card_min:
-                ctx.err(f"{path}.{_elem_key(cpe.bdef)}", f"{name}: minimum cardinality is {cpe.card_min}, found {n}", "cardinality", cpe.eid)
+                ctx.err((path, _elem_key(cpe.bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found {n}", "cardinality", cpe.eid)
             if cpe.card_max is not None and n > cpe.card_max:
-                ctx.err(f"{path}.{_elem_key(cpe.bdef)}", f"{name}: maximum cardinality is {cpe.card_max}, found {n}", "cardinality", cpe.eid)
+                ctx.err((path, _elem_key(cpe.bdef)), f"{name}: maximum cardinality is {cpe.card_max}, found {n}", "cardinality", cpe.eid)
             if cpe.variants:
                 self._check_variant_cards(items, cpe, path, ctx)
             if cpe.slices:
@@ -771,9 +793,9 @@ class Validator:
                 cnt = sum(1 for it in items if it[2] == vt)
                 key = bdef.types.get(vt, cpe.name)
                 if v.min is not None and cnt < v.min:
-                    ctx.err(f"{path}.{key}", f"{key}: minimum cardinality is {v.min}, found {cnt}", "cardinality", v.eid)
+                    ctx.err((path, key), f"{key}: minimum cardinality is {v.min}, found {cnt}", "cardinality", v.eid)
                 if v.max == 0 and cnt:
-                    ctx.err(f"{path}.{key}", f"{key} is not allowed (max 0)", "cardinality", v.eid)
+                    ctx.err((path, key), f"{key} is not allowed (max 0)", "cardinality", v.eid)
 
     # -- slicing ---------------------------------------------------------------------------
 
@@ -831,13 +853,13 @@ class Validator:
         for sname, spe in slices.items():
             c = counts.get(sname, 0)
             if spe.min is not None and c < spe.min:
-                where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
+                where = (path, _elem_key(pe.bdef)) if pe.bdef is not None else path
                 if open_uncertain:
                     ctx.add(INFORMATION, where, f"slice {sname!r}: could not determine whether the minimum of {spe.min} is met (discriminator not resolvable)", "not-checked", spe.eid)
                 else:
                     ctx.err(where, f"slice {sname!r} requires at least {spe.min}, found {c}", "slice", spe.eid)
             if spe.max is not None and spe.max >= 0 and c > spe.max:
-                where = f"{path}.{_elem_key(pe.bdef)}" if pe.bdef is not None else path
+                where = (path, _elem_key(pe.bdef)) if pe.bdef is not None else path
                 ctx.err(where, f"slice {sname!r} allows at most {spe.max}, found {c}", "slice", spe.eid)
         if sl is not None:
             if sl.rules == "closed":
@@ -1106,7 +1128,7 @@ class Validator:
         if rtype is None:
             return
         if rtype not in allowed_types:
-            ctx.err(f"{path}.reference", f"reference to a {rtype} is not allowed here (target profiles: {', '.join(targets)})", "reference", pe.eid)
+            ctx.err((path, "reference"), f"reference to a {rtype} is not allowed here (target profiles: {', '.join(targets)})", "reference", pe.eid)
             return
         if f is None:
             return
@@ -1122,7 +1144,7 @@ class Validator:
                 return  # cannot check an unavailable target profile
             if self._conforms_resource(f.res, t, ctx):
                 return
-        ctx.err(f"{path}.reference", f"the referenced {rtype} ({f.path}) does not conform to {' or '.join(candidates)}", "reference", pe.eid)
+        ctx.err((path, "reference"), f"the referenced {rtype} ({_ps(f.path)}) does not conform to {' or '.join(candidates)}", "reference", pe.eid)
 
     def _in_value_set(self, value: Any, vs: str) -> str:
         idx = self.terminology.value_set(vs)
@@ -1270,7 +1292,7 @@ def _observation(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> Non
             if type(comp) is dict and type(comp.get("code")) is dict:
                 codes = {_sc(c) for c in _codings(comp["code"]) if type(c) is dict}
                 if (own & codes) - {None}:
-                    ctx.err(f"{path}.component[{i}]", "a component must not have the same code as the observation when the observation has a value", "invariant", "obs-7")
+                    ctx.err((path, "component", i), "a component must not have the same code as the observation when the observation has a value", "invariant", "obs-7")
 
 
 def _observation_component(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
