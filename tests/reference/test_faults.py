@@ -71,6 +71,33 @@ def p_error_without_state(p: Pgo) -> bool:
     return params is not None and "state" not in params
 
 
+def p_medmij_ids_required(p: Pgo) -> bool:
+    r = p.authorize(**{"MedMij__Request__ID": None, "X__Correlation__ID": None})
+    return (_redirect_params(r) or {}).get("error") == "invalid_request"
+
+
+def p_no_error_description(p: Pgo) -> bool:
+    params = _redirect_params(p.authorize(response_type="token")) or {}
+    return "error" in params and "error_description" not in params
+
+
+def p_low_entropy_tokens(p: Pgo) -> bool:
+    return len(_tokens(p)["access_token"]) < 22  # 128 bits need at least 22 base64url characters
+
+
+def p_scope_not_narrowed(p: Pgo) -> bool:
+    partial = p.target["options"]["partial_availability"]
+    code, _ = p.get_code(scope=partial["scope"], fields=partial["login_fields"])
+    return p.exchange(code).json()["scope"] != partial["granted_scope"]
+
+
+def p_slow_resource(p: Pgo) -> bool:
+    token = _tokens(p)["access_token"]
+    t0 = time.perf_counter()
+    p.get("/Patient", token)
+    return time.perf_counter() - t0 >= 0.1
+
+
 def p_extra_param_rejected(p: Pgo) -> bool:
     return (_redirect_params(p.authorize(foo="bar")) or {}).get("error") == "invalid_request"
 

@@ -91,6 +91,13 @@ _TABLE: tuple[Fault, ...] = (
           "a state longer than the accepted maximum makes the authorization endpoint answer "
           "HTTP 500",
           ("AS-AUTHZ-09",), component="authorize"),
+    Fault("medmij-ids-required",
+          "an authorization request without the MedMij-Request-ID and X-Correlation-ID query "
+          "parameters is refused with invalid_request (the brief only records this behaviour)",
+          ("AS-AUTHZ-08",), component="authorize"),
+    Fault("no-error-description",
+          "error redirects carry no error_description (Duiding van fouten)",
+          ("AS-AUTHZ-12",), component="authorize"),
     Fault("consent-page-anonymous",
           "the consent page names neither the PGO (OCL OAuthclientOrganisatienaam) nor the "
           "gegevensdienst (GNL Weergavenaam)",
@@ -137,6 +144,12 @@ _TABLE: tuple[Fault, ...] = (
           "revoking a consent ('Beheren toestemmingen') does not invalidate its refresh tokens "
           "(its access tokens are still revoked)",
           ("AS-TOKEN-12",), component="token"),
+    Fault("low-entropy-tokens",
+          "codes, access tokens and refresh tokens carry only 32 random bits (8 hex characters)",
+          ("AS-TOKEN-13",), component="token"),
+    Fault("scope-not-narrowed",
+          "when not every requested gegevensdienst is available, the token scope still lists all of them",
+          ("AS-TOKEN-14",), component="token"),
     Fault("extra-token-param-rejected",
           "unknown extra form parameters on an authorization_code or refresh_token request are "
           "refused with invalid_request",
@@ -200,6 +213,11 @@ _TABLE: tuple[Fault, ...] = (
           "the resource server accepts access tokens after their expires_in (with this fault on, "
           "the embedded reference DVA issues 5-second tokens so that the suite can observe it)",
           ("RS-AUTH-05",), component="resource", reference={"access_token_lifetime": 5.0}),
+    Fault("slow-resource",
+          f"the Patient search answers after ${SLOW_SECONDS_ENV} seconds (default "
+          f"{DEFAULT_SLOW_SECONDS:g}); with this fault on, the reference DVA publishes a resource "
+          "response limit of half that delay instead of 60 s, so that the fault is observable",
+          ("RS-PERF-01",), component="resource"),
     Fault("error-not-operationoutcome",
           "FHIR error responses (401, 403, 404) have a text/plain body instead of an "
           "OperationOutcome",
@@ -244,6 +262,15 @@ def slow_seconds() -> float:
 
 #: ext.abo.tknint.201 / core.tknint.206: a token response within 10 s
 TOKEN_RESPONSE_LIMIT = 10.0
+
+
+def resource_response_limit(faults: Iterable[str] = ()) -> float:
+    """The resource response time limit the reference DVA publishes: 60 s, or half of the
+    ``slow-resource`` delay when that fault is on (an 11 s delay would not break 60 s; waiting a
+    minute per run is not useful). Only with that fault does the published limit differ."""
+    if "slow-resource" in faults:
+        return min(60.0, slow_seconds() / 2)
+    return 60.0
 
 
 def token_response_limit() -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from validatiestraat.reference.data import PERSONS, TestPerson
+from validatiestraat.reference.faults import slow_seconds
 from validatiestraat.reference.data.bgz import BSN_SYSTEM, all_compartments
 from validatiestraat.reference.oauth import AANBIEDER, SERVED_GEGEVENSDIENST, AuthorizationServer
 from validatiestraat.reference.web import Request, Response
@@ -535,6 +537,8 @@ class ResourceServer:
         if isinstance(who, Response):
             self._record({"event": "fhir", "path": req.path, "status": who.status})
             return who
+        if "slow-resource" in self.faults and rest.rstrip("/") == "/Patient":
+            time.sleep(slow_seconds())
         response = self._route(req, rest, params, fmt, who, is_search_post)
         self._record({"event": "fhir", "path": req.path, "status": response.status,
                       "request_id": req.header("MedMij-Request-ID"),

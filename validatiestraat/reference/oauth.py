@@ -187,7 +187,8 @@ class AuthorizationServer:
     def _new_value(self) -> str:
         with self._lock:
             while True:
-                value = secrets.token_urlsafe(32)
+                # low-entropy-tokens: 32 random bits instead of 256 (still unique, easily guessed)
+                value = secrets.token_hex(4) if "low-entropy-tokens" in self.faults else secrets.token_urlsafe(32)
                 if value not in self.issued_values:
                     self.issued_values.add(value)
                     return value
@@ -282,7 +283,9 @@ class AuthorizationServer:
 
     def _error_redirect(self, redirect_uri: str, error: str, description: str, state: str | None,
                         *, request_error: bool = True) -> Response:
-        params = [("error", error), ("error_description", description)]
+        params = [("error", error)]
+        if "no-error-description" not in self.faults:
+            params.append(("error_description", description))
         if state is not None and not (request_error and "error-without-state" in self.faults):
             params.append(("state", state))
         return Response.redirect(add_query(redirect_uri, params))
@@ -327,6 +330,9 @@ class AuthorizationServer:
             if unknown:
                 return self._error_redirect(redirect_uri, "invalid_request",
                                             f"unknown parameter(s): {', '.join(unknown)}", state)
+        if "medmij-ids-required" in self.faults and not (params.get("MedMij-Request-ID") and params.get("X-Correlation-ID")):
+            return self._error_redirect(redirect_uri, "invalid_request",
+                                        "MedMij-Request-ID and X-Correlation-ID are required", state)
         response_type = params.get("response_type")
         if not response_type:
             return self._error_redirect(redirect_uri, "invalid_request", "response_type is missing", state)
@@ -415,7 +421,8 @@ class AuthorizationServer:
                                         request_error=False)
         with self._lock:
             flow.person = person
-            flow.scope = available
+            if "scope-not-narrowed" not in self.faults:  # the fault grants what was asked, available or not
+                flow.scope = available
         client = self.ocl[flow.client_id]
         services = [GNL[s] for _, s in available]
         client_name = client.organisation_name

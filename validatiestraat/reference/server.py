@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from validatiestraat.reference.data import PERSONS
-from validatiestraat.reference.faults import check_faults, token_response_limit
+from validatiestraat.reference.faults import check_faults, resource_response_limit, token_response_limit
 from validatiestraat.reference.fhir import ResourceServer
 from validatiestraat.reference.oauth import (
     AANBIEDER,
@@ -388,6 +388,7 @@ class ReferenceDVA:
                 "consent_page_names": [main.organisation_name, "Basisgegevens zorg"],
                 # 10 s; scaled down when $VALIDATIESTRAAT_SLOW_SECONDS shortens the slow-token fault
                 "token_response_limit_seconds": token_response_limit(),
+                "resource_response_limit_seconds": resource_response_limit(self.faults),
                 # TLS checks: the test CA stands in for PKIoverheid (backchannel) and for the public
                 # CAs of the frontchannel
                 "tls_issuing_cas": ["validatiestraat Test Root CA"],
