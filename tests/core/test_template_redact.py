@@ -29,6 +29,8 @@ def test_redaction_of_known_and_structural_secrets():
     assert "never-captured-abc" not in body and "supersecrettoken123" not in body and "bearer" in body
     form = r.body("grant_type=authorization_code&code=whatever12345&redirect_uri=https%3A%2F%2Fx")
     assert "whatever12345" not in form and "grant_type=authorization_code" in form
+    fhir = r.body('{"code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]}}')
+    assert "85354-9" in fhir  # FHIR codes are evidence, not secrets
     assert "PRIVATE KEY" in r.text("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----") and "abc" not in r.text(
         "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----")
 

@@ -91,6 +91,10 @@ def p_scope_not_narrowed(p: Pgo) -> bool:
     return p.exchange(code).json()["scope"] != partial["granted_scope"]
 
 
+def p_search_unsupported(p: Pgo) -> bool:
+    return p.get("/ImmunizationRecommendation", _tokens(p)["access_token"]).status_code != 200
+
+
 def p_slow_resource(p: Pgo) -> bool:
     token = _tokens(p)["access_token"]
     t0 = time.perf_counter()

@@ -58,6 +58,9 @@ FAULT_EXPECTATIONS = {
     "tls-no-tls13": (("frontchannel",), [
         ("tls13", "version.tls13_missing", "warning", "TLS 1.3 is not offered"),
     ]),
+    "tls-only-tls13": (("backchannel",), [
+        ("tls12", "version.tls12_missing", "fail", "TLS 1.2 is not offered"),
+    ]),
     "tls-cbc-suite": (("backchannel",), [
         ("ciphers", "ciphers.below_level", "fail", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA (sufficient (voldoende): CBC mode)"),
     ]),

@@ -213,6 +213,9 @@ _TABLE: tuple[Fault, ...] = (
           "the resource server accepts access tokens after their expires_in (with this fault on, "
           "the embedded reference DVA issues 5-second tokens so that the suite can observe it)",
           ("RS-AUTH-05",), component="resource", reference={"access_token_lifetime": 5.0}),
+    Fault("search-unsupported",
+          "ImmunizationRecommendation, one of the required BgZ searches, answers 404 (not supported)",
+          ("RS-FHIR-01",), component="resource"),
     Fault("slow-resource",
           f"the Patient search answers after ${SLOW_SECONDS_ENV} seconds (default "
           f"{DEFAULT_SLOW_SECONDS:g}); with this fault on, the reference DVA publishes a resource "

@@ -554,6 +554,8 @@ class ResourceServer:
                                  [("Allow", "GET")])
         if segments == ["metadata"]:
             return self._resource_response(200, self.capability_statement(req), fmt)
+        if "search-unsupported" in self.faults and segments[:1] == ["ImmunizationRecommendation"]:
+            return self._outcome(404, "not-supported", "ImmunizationRecommendation is not supported", fmt, req)
         if not segments or segments[0] not in SEARCH_PARAMS:
             what = segments[0] if segments else "(none)"
             return self._outcome(404, "not-supported", f"resource type {what} is not supported", fmt, req)

@@ -17,6 +17,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization"}
 SECRET_PARAMS = {"code", "access_token", "refresh_token", "id_token", "password", "wachtwoord",
                  "client_secret", "subject_token", "actor_token", "pin", "otp"}
+#: JSON members masked by name; not ``code``, which is everywhere in FHIR (an OAuth code never
+#: travels in JSON, and known code values are masked wherever they appear anyway)
+SECRET_JSON_KEYS = SECRET_PARAMS - {"code"}
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 
 
@@ -92,7 +95,7 @@ class Redactor:
 
     def json(self, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: (mask(v) if k.lower() in SECRET_PARAMS and isinstance(v, str) and not v.startswith("[REDACTED")
+            return {k: (mask(v) if k.lower() in SECRET_JSON_KEYS and isinstance(v, str) and not v.startswith("[REDACTED")
                         else self.json(v)) for k, v in data.items()}
         if isinstance(data, list):
             return [self.json(v) for v in data]

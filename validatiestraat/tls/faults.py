@@ -58,6 +58,8 @@ TLS_FAULTS: dict[str, TlsFault] = {f.name: f for f in (
              "accept TLS 1.0 and 1.1 next to TLS 1.2 and 1.3 (with the CBC suites those versions need)",
              ("TLS-VER-03", "TLS-CIPH-01")),
     TlsFault("tls-no-tls13", "offer TLS 1.2 only (reported as a warning: TLS 1.3 is a SHOULD)", ("TLS-VER-02",)),
+    TlsFault("tls-only-tls13", "offer TLS 1.3 only (MedMij requires TLS 1.2 from every participant)",
+             ("TLS-VER-01",)),
     TlsFault("tls-cbc-suite", "also offer the CBC suites ECDHE-ECDSA-AES128-SHA / ECDHE-RSA-AES128-SHA in TLS 1.2",
              ("TLS-CIPH-01",)),
     TlsFault("tls-no-forward-secrecy",
@@ -180,6 +182,10 @@ def _no_tls13(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) ->
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 
 
+def _only_tls13(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+
+
 def _cbc_suite(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Path) -> None:
     _add_ciphers(ctx, "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA")
 
@@ -199,6 +205,7 @@ def _no_client_auth(ctx: ssl.SSLContext, channel: str, pki: TestPKI, workdir: Pa
 TLS_FAULT_HOOKS: dict[str, TlsHook] = {
     "tls-allow-tls10": _allow_tls10,
     "tls-no-tls13": _no_tls13,
+    "tls-only-tls13": _only_tls13,
     "tls-cbc-suite": _cbc_suite,
     "tls-no-forward-secrecy": _no_forward_secrecy,
     "tls-no-client-auth": _no_client_auth,
