@@ -64,9 +64,11 @@ def test_reports_contain_no_secrets(run_json, monkeypatch):
     assert not leaked, leaked
     # and the structural rules: no bearer credential, code or token in clear anywhere
     assert not re.search(r"Bearer (?!\[REDACTED|realm)[A-Za-z0-9._~+/-]{16,}", everything)
-    for key in ("access_token", "refresh_token", "code", "password"):
+    # JSON members by name ("code" members are FHIR codes; OAuth codes travel in URLs only)
+    for key in ("access_token", "refresh_token", "password"):
         assert not re.search(rf'"{key}":\s*"(?!\[REDACTED)', everything), key
-        # (FHIR's own `code` search parameter, system|code, is not a secret and stays readable)
+    # URL and form parameters (FHIR's own `code` search parameter, system|code, stays readable)
+    for key in ("access_token", "refresh_token", "code", "password"):
         assert not re.search(rf"[?&]{key}=(?!%5BREDACTED|\[REDACTED|http)[^&\s\"]+", everything), key
     assert "PRIVATE KEY-----\n" not in everything
 
