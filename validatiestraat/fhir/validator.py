@@ -24,6 +24,8 @@ from typing import Any, Iterable, Sequence
 
 from validatiestraat.fhir import fhirpath
 from validatiestraat.fhir.base import (
+    INT_MAX,
+    INT_MIN,
     K_COMPLEX,
     K_PEXT,
     K_PRIM,
@@ -152,6 +154,7 @@ class Validator:
         self._element_td = self.base["Element"]
         self._extension_td = self.base["Extension"]
         self._lock = threading.RLock()
+        self._shape_tables: dict[str, _ShapeTable] = {}  # pass 1: compiled walks per type (see _ShapeTable)
 
     # ------------------------------------------------------------------------------------------
     # public API
@@ -229,7 +232,19 @@ class Validator:
         ctx.cur = prev
         return frame
 
-    def _walk(self, obj: dict[str, Any], td: TypeDef, path: str, ctx: _Ctx) -> None:
+    def _walk(self, obj: dict[str, Any], td: TypeDef, path: Path, ctx: _Ctx) -> None:
+        """Walk one object of type ``td``: through the compiled function of its shape when there is one."""
+        t = self._shape_tables.get(td.name) or self._table(td)
+        (t.fns.get(tuple(obj)) or t.miss(obj))(obj, path, ctx)
+
+    def _table(self, td: TypeDef) -> "_ShapeTable":
+        t = self._shape_tables.get(td.name)
+        if t is None:
+            t = self._shape_tables[td.name] = _ShapeTable(self, td)
+        return t
+
+    def _walk_generic(self, obj: dict[str, Any], td: TypeDef, path: Path, ctx: _Ctx) -> None:
+        """The interpreted walk of one object (shapes not compiled yet, see _ShapeTable)."""
         fast = td.fast
         seen_choice: dict[Any, str] | None = None
         for key, val in obj.items():
@@ -273,112 +288,7 @@ class Validator:
                 elif qkind == Q_DEC:
                     if type(val) is int or (type(val) is float and val - val == 0):
                         continue
-                edef, enum = ent[0], ent[5]
-                if val is None:
-                    ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
-                    continue
-                if type(val) is list:
-                    ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
-                    continue
-                msg = ent[3](val)
-                if msg is not None:
-                    ctx.err((path, key), msg, "json-type" if "JSON" in msg else "invalid-value")
-                elif enum is not None and val not in enum:
-                    ctx.err((path, key), _enum_msg(val, edef), "code-invalid")
-                continue
-            edef, tcode, kind, check, is_list, enum, qkind, qfn, sub, mode, is_choice = ent
-            if val is None:
-                ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
-                continue
-            if kind == K_COMPLEX:
-                if sub is None:
-                    sub = ent[8] = self.base.get(tcode)
-                if is_list:
-                    if type(val) is not list:
-                        ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
-                        continue
-                    if not val:
-                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
-                        continue
-                    i = 0
-                    for item in val:
-                        if type(item) is not dict:
-                            ctx.err((path, key, i), f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
-                        elif len(item) > 1 and tcode != "Reference" and tcode != "Extension":
-                            self._walk(item, sub, (path, key, i), ctx)
-                        else:
-                            self._complex(item, sub, tcode, edef, (path, key, i), ctx)
-                        i += 1
-                else:
-                    if type(val) is not dict:
-                        if type(val) is list:
-                            ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
-                        else:
-                            ctx.err((path, key), f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
-                        continue
-                    if len(val) > 1 and tcode != "Reference" and tcode != "Extension":
-                        self._walk(val, sub, (path, key), ctx)
-                    else:
-                        self._complex(val, sub, tcode, edef, (path, key), ctx)
-            elif kind == K_PRIM:  # a repeating primitive
-                if type(val) is not list:
-                    ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
-                    continue
-                if not val:
-                    ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
-                    continue
-                ext = obj.get("_" + key)
-                if ext is not None and (type(ext) is not list or len(ext) != len(val)):
-                    ctx.err((path, "_" + key), f"_{key} must be an array of the same length as {key}", "array")
-                    ext = None
-                for i, v in enumerate(val):
-                    if v is None:
-                        if ext is None or ext[i] is None:
-                            ctx.err((path, key, i), "null without an extension in _" + key, "null", "ele-1")
-                        continue
-                    msg = check(v)
-                    if msg is not None:
-                        ctx.err((path, key, i), msg, "json-type" if "JSON" in msg else "invalid-value")
-                    elif enum is not None and v not in enum:
-                        ctx.err((path, key, i), _enum_msg(v, edef), "code-invalid")
-            elif kind == K_PEXT:
-                if is_list:
-                    if type(val) is not list:
-                        ctx.err((path, key), f"{key} must be a JSON array", "array")
-                        continue
-                    if not val or all(x is None for x in val):
-                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
-                        continue
-                    if key[1:] not in obj:
-                        for i, item in enumerate(val):
-                            if item is None:
-                                ctx.err((path, key[1:], i), "null without a value", "null", "ele-1")
-                    for i, item in enumerate(val):
-                        if item is None:
-                            continue
-                        self._prim_ext(item, (path, key[1:], i), ctx)
-                else:
-                    if type(val) is list:
-                        ctx.err((path, key), f"{key} must not be an array", "array")
-                        continue
-                    self._prim_ext(val, (path, key[1:]), ctx)
-            else:  # contained resources, Bundle.entry.resource, Parameters.parameter.resource
-                is_contained = key == "contained"
-                full_url = obj.get("fullUrl") if td.name == "BundleEntry" else None
-                if is_list:
-                    if type(val) is not list:
-                        ctx.err((path, key), f"{key} must be a JSON array", "array")
-                        continue
-                    if not val:
-                        ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
-                        continue
-                    for i, item in enumerate(val):
-                        self._walk_resource(item, (path, key, i), ctx, None, ctx.cur, is_contained)
-                else:
-                    if type(val) is list:
-                        ctx.err((path, key), f"{key} must not be an array", "array")
-                        continue
-                    self._walk_resource(val, (path, key), ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
+            self._walk_key(obj, td, key, val, ent, path, ctx)
         if td.required:
             for edef, ks in td.required:
                 for k in ks:
@@ -389,6 +299,125 @@ class Validator:
         native = _NATIVE.get(td.name)
         if native is not None:
             native(self, obj, path, ctx)
+
+    def _walk_key(self, obj: dict[str, Any], td: TypeDef, key: str, val: Any, ent: list[Any], path: Path, ctx: _Ctx) -> None:
+        """One element of an object, with every error it has (choices and unknown keys excluded)."""
+        if ent[9] == 0:  # a single primitive
+            edef, enum = ent[0], ent[5]
+            if val is None:
+                ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
+                return
+            if type(val) is list:
+                ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
+                return
+            msg = ent[3](val)
+            if msg is not None:
+                ctx.err((path, key), msg, "json-type" if "JSON" in msg else "invalid-value")
+            elif enum is not None and val not in enum:
+                ctx.err((path, key), _enum_msg(val, edef), "code-invalid")
+            return
+        edef, tcode, kind, check, is_list, enum, qkind, qfn, sub, mode, is_choice = ent
+        if val is None:
+            ctx.err((path, key), "null is not allowed (leave the element out)", "null", "ele-1")
+            return
+        if kind == K_COMPLEX:
+            if sub is None:
+                sub = ent[8] = self.base.get(tcode)
+            if is_list:
+                if type(val) is not list:
+                    ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
+                    return
+                if not val:
+                    ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
+                    return
+                i = 0
+                for item in val:
+                    if type(item) is not dict:
+                        ctx.err((path, key, i), f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
+                    elif len(item) > 1 and tcode != "Reference" and tcode != "Extension":
+                        self._walk(item, sub, (path, key, i), ctx)
+                    else:
+                        self._complex(item, sub, tcode, edef, (path, key, i), ctx)
+                    i += 1
+            else:
+                if type(val) is not dict:
+                    if type(val) is list:
+                        ctx.err((path, key), f"{edef.name} does not repeat and must not be an array", "array")
+                    else:
+                        ctx.err((path, key), f"{tcode} must be a JSON object, not {_jt(val)}", "json-type")
+                    return
+                if len(val) > 1 and tcode != "Reference" and tcode != "Extension":
+                    self._walk(val, sub, (path, key), ctx)
+                else:
+                    self._complex(val, sub, tcode, edef, (path, key), ctx)
+        elif kind == K_PRIM:  # a repeating primitive
+            if type(val) is not list:
+                ctx.err((path, key), f"{edef.name} repeats and must be a JSON array", "array")
+                return
+            if not val:
+                ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
+                return
+            ext = obj.get("_" + key)
+            if ext is not None and (type(ext) is not list or len(ext) != len(val)):
+                ctx.err((path, "_" + key), f"_{key} must be an array of the same length as {key}", "array")
+                ext = None
+            for i, v in enumerate(val):
+                if v is None:
+                    if ext is None or ext[i] is None:
+                        ctx.err((path, key, i), "null without an extension in _" + key, "null", "ele-1")
+                    continue
+                msg = check(v)
+                if msg is not None:
+                    ctx.err((path, key, i), msg, "json-type" if "JSON" in msg else "invalid-value")
+                elif enum is not None and v not in enum:
+                    ctx.err((path, key, i), _enum_msg(v, edef), "code-invalid")
+        elif kind == K_PEXT:
+            if is_list:
+                if type(val) is not list:
+                    ctx.err((path, key), f"{key} must be a JSON array", "array")
+                    return
+                if not val or all(x is None for x in val):
+                    ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
+                    return
+                if key[1:] not in obj:
+                    for i, item in enumerate(val):
+                        if item is None:
+                            ctx.err((path, key[1:], i), "null without a value", "null", "ele-1")
+                for i, item in enumerate(val):
+                    if item is None:
+                        continue
+                    self._prim_ext(item, (path, key[1:], i), ctx)
+            else:
+                if type(val) is list:
+                    ctx.err((path, key), f"{key} must not be an array", "array")
+                    return
+                self._prim_ext(val, (path, key[1:]), ctx)
+        else:  # contained resources, Bundle.entry.resource, Parameters.parameter.resource
+            is_contained = key == "contained"
+            full_url = obj.get("fullUrl") if td.name == "BundleEntry" else None
+            if is_list:
+                if type(val) is not list:
+                    ctx.err((path, key), f"{key} must be a JSON array", "array")
+                    return
+                if not val:
+                    ctx.err((path, key), "empty array is not allowed", "empty", "ele-1")
+                    return
+                for i, item in enumerate(val):
+                    self._walk_resource(item, (path, key, i), ctx, None, ctx.cur, is_contained)
+            else:
+                if type(val) is list:
+                    ctx.err((path, key), f"{key} must not be an array", "array")
+                    return
+                self._walk_resource(val, (path, key), ctx, full_url if type(full_url) is str else None, ctx.cur, is_contained)
+
+    def _list_item(self, item: Any, sub: TypeDef, tcode: str, edef: Any, p: Path, ctx: _Ctx) -> None:
+        """An item of a repeating complex element that is not a dict with content (compiled walks)."""
+        if type(item) is not dict:
+            ctx.err(p, f"{tcode} must be a JSON object, not {_jt(item)}", "json-type")
+        elif len(item) > 1 and tcode != "Reference" and tcode != "Extension":
+            self._walk(item, sub, p, ctx)
+        else:
+            self._complex(item, sub, tcode, edef, p, ctx)
 
     def _complex(self, item: dict[str, Any], sub: TypeDef | None, tcode: str, edef: Any, p: str, ctx: _Ctx) -> None:
         if not item:
@@ -1240,6 +1269,204 @@ class Validator:
             ctx.add(sev, path, f"{c.key}: {c.human}", "invariant", c.key)
         elif ok is None:
             ctx.note(("fp", c.key, c.expression), INFORMATION, path, f"constraint {c.key} could not be evaluated ({problem}); not checked", "not-checked", c.key, ctx.profile)
+
+
+# ---------------------------------------------------------------------------------------------
+# pass 1, compiled: one Python function per object shape
+#
+# Most objects of a type have the same keys in the same order (every Coding of a Bundle is
+# {system, code, display}). Everything pass 1 decides from the keys alone — unknown elements,
+# choice exclusivity, required elements, list versus single and which check each value needs —
+# is decided once per (type, shape) and turned into straight-line Python: the values are unpacked
+# in order and each one gets the inline test of its type. A value that fails its inline test goes
+# through Validator._walk_key, the same code the interpreted walk (_walk_generic) uses, so the
+# issues, their order and their locations are identical; only valid values take the short way.
+# A shape is compiled the SHAPE_THRESHOLD-th time it is met (single small resources stay
+# interpreted), at most SHAPE_CAP shapes per type and validator.
+
+SHAPE_THRESHOLD = 2
+SHAPE_CAP = 512
+_SEEN_CAP = 4096
+_INT_RANGES = {
+    "integer": (INT_MIN, INT_MAX),
+    "integer64": (INT_MIN, INT_MAX),
+    "positiveInt": (1, INT_MAX),
+    "unsignedInt": (0, INT_MAX),
+}
+
+
+class _ShapeTable:
+    """The compiled walks of one type for one validator, by shape (the tuple of an object's keys)."""
+
+    __slots__ = ("fns", "seen", "miss", "generic")
+
+    def __init__(self, v: Validator, td: TypeDef):
+        fns: dict[tuple[str, ...], Any] = {}
+        seen: dict[tuple[str, ...], int] = {}
+        walk_generic = v._walk_generic
+
+        def generic(obj: dict[str, Any], path: Path, ctx: _Ctx) -> None:
+            walk_generic(obj, td, path, ctx)
+
+        def miss(obj: dict[str, Any]) -> Any:
+            key = tuple(obj)
+            n = seen.get(key, 0) + 1
+            if n >= SHAPE_THRESHOLD and len(fns) < SHAPE_CAP:
+                seen.pop(key, None)
+                fn = fns[key] = _compile_shape(v, td, key)
+                return fn
+            if len(seen) >= _SEEN_CAP:
+                seen.clear()
+            seen[key] = n
+            return generic
+
+        self.fns = fns
+        self.seen = seen
+        self.miss = miss
+        self.generic = generic
+
+
+def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bool) -> str:
+    """A Python expression that is true only for a valid value ``var`` of the primitive of ``ent``.
+
+    For a single primitive it accepts exactly what the interpreted walk accepts without a closer
+    look (``single``: like _walk_generic, no enum test after the string, boolean and decimal tests);
+    for an item of a repeating primitive, a subset of what its checker accepts.
+    """
+    qkind, enum, tcode = ent[6], ent[5], ent[1]
+    en = ""
+    if enum is not None:
+        ns[f"EN{j}"] = enum
+        en = f" and {var} in EN{j}"
+    if qkind == Q_STR:
+        e = f"type({var}) is str and {var} != '' and {var}.isprintable() and len({var}) < 1048576"
+        return e if single else e + en
+    if qkind == Q_RE:
+        ns[f"Q{j}"] = ent[7]
+        return f"type({var}) is str and Q{j}({var}) is not None" + en
+    if qkind == Q_BOOL:
+        e = f"({var} is True or {var} is False)"
+        return e if single else e + en
+    if qkind == Q_DEC:
+        e = f"(type({var}) is int or (type({var}) is float and {var} - {var} == 0))"
+        return e if single else e + en
+    rng = _INT_RANGES.get(tcode)
+    if rng is not None:
+        ns[f"LO{j}"], ns[f"HI{j}"] = rng
+        return f"type({var}) is int and LO{j} <= {var} <= HI{j}" + en
+    ns[f"C{j}"] = ent[3]
+    return f"C{j}({var}) is None" + en
+
+
+def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...]) -> Any:
+    """The walk of an object of type ``td`` whose keys are exactly ``keys`` (see above)."""
+    fast = td.fast
+    keyset = set(keys)
+    ns: dict[str, Any] = {"V": v, "TD": td, "KEY": v._walk_key, "UNK": v._unknown, "ITEM": v._list_item}
+    code: list[str] = []
+    emit = code.append
+    names = [f"v{j}" for j in range(len(keys))]
+    if names:
+        emit(f"    {', '.join(names)}, = obj.values()")
+    seen_choice: dict[Any, str] = {}
+    for j, key in enumerate(keys):
+        val = names[j]
+        K = f"K{j}"
+        ns[K] = key
+        ent = fast.get(key)
+        if ent is None:
+            if key == "resourceType" and td.kind == "resource":
+                continue
+            emit(f"    UNK(obj, {K}, TD, path, ctx)")
+            continue
+        ns[f"E{j}"] = ent
+        edef = ent[0]
+        if ent[10] and not (ent[2] == K_PEXT and key[1:] in keyset):
+            if edef in seen_choice:
+                ns[f"CN{j}"] = edef.name
+                ns[f"CM{j}"] = (f"only one type is allowed for {edef.name}, found "
+                                f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}")
+                emit(f"    ctx.err((path, CN{j}), CM{j}, 'choice')")
+            else:
+                seen_choice[edef] = key
+        slow = f"KEY(obj, TD, {K}, {val}, E{j}, path, ctx)"
+        mode, tcode = ent[9], ent[1]
+        if mode == 0:  # a single primitive
+            emit(f"    if not ({_quick_expr(val, ent, j, ns, True)}):")
+            emit(f"        {slow}")
+        elif mode == 1:  # a repeating primitive
+            if "_" + key in keyset:
+                emit(f"    {slow}")
+                continue
+            emit(f"    if type({val}) is list and {val}:")
+            emit(f"        for x in {val}:")
+            emit(f"            if not ({_quick_expr('x', ent, j, ns, False)}):")
+            emit(f"                {slow}")
+            emit("                break")
+            emit("    else:")
+            emit(f"        {slow}")
+        elif mode in (2, 3, 12, 13):  # datatypes and backbone elements (+10: Reference, Extension)
+            sub = ent[8]
+            if sub is None:
+                sub = ent[8] = v.base.get(tcode)
+            if sub is None:  # pragma: no cover - unknown datatype
+                emit(f"    {slow}")
+                continue
+            t = v._table(sub)
+            ns[f"S{j}"], ns[f"M{j}"] = t.fns, t.miss
+            book: list[str] = []  # what _complex records for references and extensions
+            if tcode == "Reference":
+                ns[f"TS{j}"] = edef.target_set
+                book = ["if 'reference' in {o}:", f"    ctx.refs.append((p, {{o}}, TS{j}, ctx.cur))"]
+            elif tcode == "Extension":
+                ns[f"MOD{j}"] = edef.name == "modifierExtension"
+                book = ["u = {o}.get('url')", "if type(u) is str and ctx.cur is not None:",
+                        f"    ctx.exts.append(({{o}}, p, ctx.cur, MOD{j}))"]
+            if mode in (2, 12):
+                emit(f"    if type({val}) is dict and (len({val}) > 1 or ({val} and 'id' not in {val})):")
+                emit(f"        p = (path, {K})")
+                emit(f"        (S{j}.get(tuple({val})) or M{j}({val}))({val}, p, ctx)")
+                for line in book:
+                    emit("        " + line.format(o=val))
+            else:
+                ns[f"SUB{j}"], ns[f"T{j}"], ns[f"ED{j}"] = sub, tcode, edef
+                emit(f"    if type({val}) is list and {val}:")
+                emit("        i = 0")
+                emit(f"        for it in {val}:")
+                emit("            if type(it) is dict and (len(it) > 1 or (it and 'id' not in it)):")
+                emit(f"                p = (path, {K}, i)")
+                emit(f"                (S{j}.get(tuple(it)) or M{j}(it))(it, p, ctx)")
+                for line in book:
+                    emit("                " + line.format(o="it"))
+                emit("            else:")
+                emit(f"                ITEM(it, SUB{j}, T{j}, ED{j}, (path, {K}, i), ctx)")
+                emit("            i += 1")
+            emit("    else:")
+            emit(f"        {slow}")
+        elif ent[2] == K_PEXT and not ent[4]:  # "_x" of a single primitive
+            t = v._table(v._element_td)
+            ns[f"S{j}"], ns[f"M{j}"], ns[f"KP{j}"] = t.fns, t.miss, key[1:]
+            emit(f"    if type({val}) is dict and {val}:")
+            emit(f"        (S{j}.get(tuple({val})) or M{j}({val}))({val}, (path, KP{j}), ctx)")
+            emit("    else:")
+            emit(f"        {slow}")
+        else:  # "_x" of a repeating primitive, resources
+            emit(f"    {slow}")
+    for r, (edef, ks) in enumerate(td.required):
+        if not any(k in keyset for k in ks):
+            ns[f"RN{r}"] = edef.name
+            ns[f"RM{r}"] = f"{edef.name} is required (min 1) but missing"
+            ns[f"RS{r}"] = f"{td.fhir_type}.{edef.name}"
+            emit(f"    ctx.err((path, RN{r}), RM{r}, 'required', RS{r})")
+    native = _NATIVE.get(td.name)
+    if native is not None:
+        ns["NAT"] = native
+        emit("    NAT(V, obj, path, ctx)")
+    src = "def walk(obj, path, ctx):\n" + ("\n".join(code) if code else "    pass") + "\n"
+    exec(compile(src, f"<walk of a {td.name} shape>", "exec"), ns)
+    fn = ns["walk"]
+    fn.source = src  # for debugging and tests
+    return fn
 
 
 # ---------------------------------------------------------------------------------------------
