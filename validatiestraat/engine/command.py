@@ -109,7 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             target = _reference_target(stack, args.fault)
         runner = Runner(target, scenarios, concurrency=max(1, args.concurrency), faults=list(args.fault))
-        if args.json or not console.is_terminal:
+        if args.json:
             result = asyncio.run(runner.run())
         else:
             with ConsoleProgress(console, len(scenarios)) as progress:

@@ -25,6 +25,7 @@ from validatiestraat.scenario.template import render
 from validatiestraat.target import ClientIdentity, Target
 
 MAX_BODY = 512 * 1024  # bytes of a body kept in the evidence
+MAX_RESPONSE = 64 * 1024 * 1024  # a larger response is not read: the exchange ends with an error
 
 
 class Recorder:
@@ -192,7 +193,9 @@ class FlowContext:
         started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         request = client.build_request(
             method, url, headers=headers, params=params, data=data, json=json, content=content,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, self.target.connect_timeout)) if timeout else None,
+            # (None would mean "no timeout at all"; the client's default applies unless a step sets one)
+            timeout=httpx.Timeout(timeout, connect=min(timeout, self.target.connect_timeout)) if timeout
+            else httpx.USE_CLIENT_DEFAULT,
         )
         response: httpx.Response | None = None
         error: str | None = None
@@ -202,8 +205,7 @@ class FlowContext:
             error = refused
         else:
             try:
-                response = await client.send(request)
-                await response.aread()
+                response = await _bounded(await client.send(request, stream=True), request)
             except httpx.TimeoutException as exc:
                 error = f"timeout ({type(exc).__name__}) after {time.perf_counter() - t0:.1f} s"
             except httpx.HTTPError as exc:
@@ -252,6 +254,24 @@ class FlowContext:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+async def _bounded(streamed: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """Read a streamed response with a size limit (decoded bytes, so a compression bomb stops too)."""
+    try:
+        chunks, size = [], 0
+        async for chunk in streamed.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_RESPONSE:
+                raise ValueError(f"the response body is larger than {MAX_RESPONSE // (1024 * 1024)} MiB; not read")
+            chunks.append(chunk)
+    finally:
+        await streamed.aclose()
+    # the body is decoded already: drop Content-Encoding so it is not decoded twice
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() != "content-encoding"]
+    response = httpx.Response(streamed.status_code, headers=headers, content=b"".join(chunks), request=request,
+                              extensions=streamed.extensions)
+    return response
 
 
 def _short(exc: Exception) -> str:
