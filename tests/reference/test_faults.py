@@ -95,6 +95,16 @@ def p_search_unsupported(p: Pgo) -> bool:
     return p.get("/ImmunizationRecommendation", _tokens(p)["access_token"]).status_code != 200
 
 
+def p_vertegenwoordiging_date_not_checked(p: Pgo) -> bool:
+    r = p.authorize(scope="referentiezorgaanbieder onbehalfof", MedMij_geboortedatum="01-09-1970")
+    return (_redirect_params(r) or {}).get("error") != "invalid_request"
+
+
+def p_subscription_duration_unbounded(p: Pgo) -> bool:
+    code, _ = p.get_code(scope="subscribe~365/referentiezorgaanbieder~48")
+    return p.exchange(code).json()["scope"] != "subscribe~30/referentiezorgaanbieder~48"
+
+
 def p_slow_resource(p: Pgo) -> bool:
     token = _tokens(p)["access_token"]
     t0 = time.perf_counter()

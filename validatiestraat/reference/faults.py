@@ -102,6 +102,9 @@ _TABLE: tuple[Fault, ...] = (
           "the consent page names neither the PGO (OCL OAuthclientOrganisatienaam) nor the "
           "gegevensdienst (GNL Weergavenaam)",
           ("AS-AUTHZ-13",), component="authorize"),
+    Fault("vertegenwoordiging-date-not-checked",
+          "Vertegenwoordiging: a malformed MedMij_geboortedatum is accepted",
+          ("AS-AUTHZ-14",), component="authorize"),
     Fault("deny-issues-code",
           "pressing 'deny' on the consent page still redirects with an authorization code",
           ("AS-AUTHZ-11",), component="authorize"),
@@ -150,6 +153,9 @@ _TABLE: tuple[Fault, ...] = (
     Fault("scope-not-narrowed",
           "when not every requested gegevensdienst is available, the token scope still lists all of them",
           ("AS-TOKEN-14",), component="token"),
+    Fault("subscription-duration-unbounded",
+          "Abonneren: the requested subscription duration is granted even beyond the ZAL MaximaleDuur",
+          ("AS-TOKEN-15",), component="token"),
     Fault("extra-token-param-rejected",
           "unknown extra form parameters on an authorization_code or refresh_token request are "
           "refused with invalid_request",

@@ -48,7 +48,12 @@ MAX_STATE_LENGTH = 1024
 
 KNOWN_AUTHORIZE_PARAMS = frozenset({
     "response_type", "client_id", "redirect_uri", "scope", "state", "MedMij-Request-ID", "X-Correlation-ID",
+    "MedMij_geboortedatum",
 })
+#: Vertegenwoordiging (extension): scope tokens for representation (domain brief §1.3, VERT)
+REPRESENTATION_TOKENS = frozenset({"onbehalfof", "onbehalfofchild"})
+#: Abonneren (extension): the ZAL MaximaleDuur of a subscription on gegevensdienst 48, in days
+MAXIMALE_DUUR = 30
 KNOWN_TOKEN_PARAMS = frozenset({"grant_type", "code", "redirect_uri", "client_id", "refresh_token", "scope"})
 
 
@@ -239,6 +244,14 @@ class AuthorizationServer:
             return "scope is missing"
         out: list[tuple[str, str]] = []
         for token in scope.split():
+            if token in REPRESENTATION_TOKENS:
+                continue  # Vertegenwoordiging: checked with MedMij_geboortedatum in authorize()
+            days = None
+            if token.startswith("subscribe~"):  # Abonneren: subscribe~<days>/<aanbieder>~<id>
+                head, slash, inner = token.partition("/")
+                if not slash or not head[len("subscribe~"):].isdigit() or "~" not in inner:
+                    return f"scope '{token}' is not subscribe~<days>/<aanbieder>~<GegevensdienstId>"
+                days, token = int(head[len("subscribe~"):]), inner
             name, sep, service = token.partition("~")
             if name != AANBIEDER:
                 return f"scope '{token}' does not name this aanbieder ({AANBIEDER})"
@@ -250,9 +263,29 @@ class AuthorizationServer:
                 return f"gegevensdienst {service} is not offered by this aanbieder"
             if service not in client.gegevensdiensten:
                 return f"gegevensdienst {service} is not listed for client {client.client_id} in the OAuth Client List"
+            if days is not None:  # grant at most the requested days and at most the ZAL MaximaleDuur
+                granted = days if "subscription-duration-unbounded" in self.faults else min(days, MAXIMALE_DUUR)
+                token = f"subscribe~{granted}/{token}"
             if (token, service) not in out:
                 out.append((token, service))
+        if not out:
+            return "scope names no gegevensdienst"
         return out
+
+    @staticmethod
+    def birth_date_problem(value: str | None) -> str | None:
+        """Vertegenwoordiging: MedMij_geboortedatum must be a real date as JJJJMMDD."""
+        import datetime as _dt
+
+        if not value:
+            return "MedMij_geboortedatum is required with onbehalfof/onbehalfofchild"
+        try:
+            if len(value) != 8 or not value.isdigit():
+                raise ValueError
+            _dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            return f"MedMij_geboortedatum {value!r} is not a date as JJJJMMDD"
+        return None
 
     # ------------------------------------------------------------------ frontchannel
     def handle_front(self, req: Request) -> Response:
@@ -354,6 +387,10 @@ class AuthorizationServer:
             scope = parsed
         if not state:
             return self._error_redirect(redirect_uri, "invalid_request", "state is missing", None)
+        if REPRESENTATION_TOKENS & set((params.get("scope") or "").split()):
+            problem = self.birth_date_problem(params.get("MedMij_geboortedatum"))
+            if problem and "vertegenwoordiging-date-not-checked" not in self.faults:
+                return self._error_redirect(redirect_uri, "invalid_request", problem, state)
         flow = Flow(self._new_value(), client.client_id, redirect_uri, state, scope, self._clock(),
                     params.get("MedMij-Request-ID"), params.get("X-Correlation-ID"), variant=self.login_variant)
         with self._lock:

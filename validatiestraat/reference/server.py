@@ -378,6 +378,10 @@ class ReferenceDVA:
                 "faults": sorted(self.faults),
                 "login_variant": self.login_variant,
                 "long_lived_consent": True,
+                # optional extensions the reference DVA offers (the scenarios run only when these are set)
+                "vertegenwoordiging": True,
+                "abonneren": True,
+                "abonneren_maximale_duur": 30,
                 "code_lifetime_seconds": self.code_lifetime,
                 "access_token_lifetime_seconds": self.access_token_lifetime,
                 # short-lived tokens (a test setting): wait this long, then the token must be refused
