@@ -105,6 +105,13 @@ def p_subscription_duration_unbounded(p: Pgo) -> bool:
     return p.exchange(code).json()["scope"] != "subscribe~30/referentiezorgaanbieder~48"
 
 
+def p_redirect_uri_double_decoded(p: Pgo) -> bool:
+    encoded = p.target["options"]["encoded_redirect_uri"]
+    r = p.authorize(redirect_uri=encoded)
+    r = p.follow(r, redirect_uri=encoded.replace("/%7Evalidatiestraat", ""))
+    return not r.headers["location"].startswith(encoded + "?")
+
+
 def p_slow_resource(p: Pgo) -> bool:
     token = _tokens(p)["access_token"]
     t0 = time.perf_counter()

@@ -182,6 +182,10 @@ class FormDriver:
                 if _same_target(url, redirect_uri):
                     result.redirect_url, result.redirect_params = url, _params_of(url)
                     return result
+                if urlsplit(url).hostname == urlsplit(redirect_uri).hostname:
+                    # sent to the client's host, but not to the redirect_uri: the DVA got the URI wrong
+                    result.error = f"the DVA redirected to {url.split('?')[0]}, not to the redirect_uri {redirect_uri}"
+                    return result
                 continue
             if not login:
                 result.error = "stopped before login (login: false)"

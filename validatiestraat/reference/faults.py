@@ -72,6 +72,10 @@ _TABLE: tuple[Fault, ...] = (
           "a redirect_uri that is not on the client's host (or not https, or with a fragment) is "
           "not shown an error page; the browser is redirected to it with error=invalid_request",
           ("AS-AUTHZ-03",), component="authorize"),
+    Fault("redirect-uri-double-decoded",
+          "the redirect_uri is percent-decoded twice, so a URI with an encoded character (%7E) "
+          "gets the person sent back to a different URI",
+          ("AS-AUTHZ-10",), component="authorize"),
     Fault("response-type-not-checked",
           "any response_type is treated as 'code' (no unsupported_response_type error)",
           ("AS-AUTHZ-04",), component="authorize"),

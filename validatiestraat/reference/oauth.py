@@ -337,6 +337,10 @@ class AuthorizationServer:
                       "params": sorted(params)})
         client_id = params.get("client_id")
         redirect_uri = params.get("redirect_uri")
+        if redirect_uri and "redirect-uri-double-decoded" in self.faults:
+            from urllib.parse import unquote
+
+            redirect_uri = unquote(redirect_uri)  # a second decoding: %7E in the URI becomes ~
         state = params.get("state")
         client = self.ocl.get(client_id or "")
         # 1. client and redirect_uri: never redirect on these errors (RFC 6749 §4.1.2.1)

@@ -388,6 +388,8 @@ class ReferenceDVA:
                 **({"token_expiry_wait_seconds": self.access_token_lifetime + 1.0}
                    if self.access_token_lifetime <= 60 else {}),
                 "max_state_length": MAX_STATE_LENGTH,
+                # a valid redirect_uri of the client with a percent-encoded character (AS-AUTHZ-10)
+                "encoded_redirect_uri": REDIRECT_URIS[main.client_id] + "/%7Evalidatiestraat",
                 # what the consent page must show (AS-AUTHZ-13)
                 "consent_page_names": [main.organisation_name, "Basisgegevens zorg"],
                 # 10 s; scaled down when $VALIDATIESTRAAT_SLOW_SECONDS shortens the slow-token fault
