@@ -71,6 +71,9 @@ class PElem:
         # computed by _finalize for the validator's hot path
         "gkeys", "is_list", "item_checks", "slices_needed", "card_min", "card_max", "target_types", "fast_slices",
         "single", "target_info", "walk_items",
+        # the validator's compiled checks of this element, per type code, and how often it was
+        # checked before it was compiled (see validator._compile_plan)
+        "fns", "hits",
     )
 
     def __init__(self, eid: str, name: str, bdef: ElemDef | None, profile: str):
@@ -115,6 +118,8 @@ class PElem:
         self.single: tuple[str, str, str | None] | None = None  # (type, key, "_key" or None) for one-type, non-repeating elements
         self.target_info: dict[str, tuple[list[str], bool]] = {}  # resolved type -> (candidate profiles, any core)
         self.walk_items = True  # item_checks or children or variants
+        self.fns: dict[str, Any] = {}
+        self.hits: dict[str, int] = {}
 
     def clone(self, profile: str | None = None) -> "PElem":
         c = PElem.__new__(PElem)

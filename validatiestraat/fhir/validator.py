@@ -154,6 +154,7 @@ class Validator:
         self._element_td = self.base["Element"]
         self._extension_td = self.base["Extension"]
         self._lock = threading.RLock()
+        self._fast_constraints: dict[tuple[str, tuple[str, str]], Any] = {}  # compiled FHIRPath (or False)
         self._shape_tables: dict[str, _ShapeTable] = {}  # pass 1: compiled walks per type (see _ShapeTable)
 
     # ------------------------------------------------------------------------------------------
@@ -686,7 +687,24 @@ class Validator:
             self._check_item(item, None, cp.root, "Extension", p, ctx)
             ctx.profile = None
 
-    def _check_item(self, value: Any, ext: Any, pe: PElem, tcode: str, path: str, ctx: _Ctx) -> None:
+    def _check_item(self, value: Any, ext: Any, pe: PElem, tcode: str, path: Path, ctx: _Ctx) -> None:
+        """Check a value against a plan element: through its compiled check when there is one."""
+        f = pe.fns.get(tcode)
+        if f is None:
+            f = self._plan_miss(pe, tcode)
+        f(value, ext, path, ctx)
+
+    def _plan_miss(self, pe: PElem, tcode: str) -> Any:
+        n = pe.hits.get(tcode, 0) + 1
+        if n >= PLAN_THRESHOLD:
+            f = pe.fns[tcode] = _compile_plan(self, pe, tcode)
+            return f
+        pe.hits[tcode] = n
+        generic = self._check_item_generic
+        return lambda value, ext, path, ctx: generic(value, ext, pe, tcode, path, ctx)
+
+    def _check_item_generic(self, value: Any, ext: Any, pe: PElem, tcode: str, path: Path, ctx: _Ctx) -> None:
+        """The interpreted check of a value against a plan element (see _compile_plan)."""
         if pe.item_checks:
             self._item_rules(value, ext, pe, tcode, path, ctx)
         if pe.children:
@@ -792,28 +810,32 @@ class Validator:
                 if cpe.walk_items:
                     self._check_item(val, ext, cpe, tcode, (path, key), ctx)
                 continue
-            items = self._gather(obj, cpe, path)
-            if not items:
-                if cpe.card_min:
-                    bdef = cpe.bdef
-                    ctx.err((path, _elem_key(bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
-                if cpe.variants:
-                    self._check_variant_cards(items, cpe, path, ctx)
-                if cpe.slices_needed:
-                    self._check_slicing(items, cpe, path, ctx)
-                continue
-            n = len(items)
-            if cpe.card_min is not None and n < cpe.card_min:
-                ctx.err((path, _elem_key(cpe.bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found {n}", "cardinality", cpe.eid)
-            if cpe.card_max is not None and n > cpe.card_max:
-                ctx.err((path, _elem_key(cpe.bdef)), f"{name}: maximum cardinality is {cpe.card_max}, found {n}", "cardinality", cpe.eid)
+            self._check_child_multi(obj, name, cpe, path, ctx)
+
+    def _check_child_multi(self, obj: dict[str, Any], name: str, cpe: PElem, path: Path, ctx: _Ctx) -> None:
+        """A child that repeats, has more than one type or is sliced."""
+        items = self._gather(obj, cpe, path)
+        if not items:
+            if cpe.card_min:
+                bdef = cpe.bdef
+                ctx.err((path, _elem_key(bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found 0", "cardinality", cpe.eid)
             if cpe.variants:
                 self._check_variant_cards(items, cpe, path, ctx)
-            if cpe.slices:
+            if cpe.slices_needed:
                 self._check_slicing(items, cpe, path, ctx)
-            if cpe.walk_items:
-                for v, e, tcode, ipath in items:
-                    self._check_item(v, e, cpe, tcode, ipath, ctx)
+            return
+        n = len(items)
+        if cpe.card_min is not None and n < cpe.card_min:
+            ctx.err((path, _elem_key(cpe.bdef)), f"{name}: minimum cardinality is {cpe.card_min}, found {n}", "cardinality", cpe.eid)
+        if cpe.card_max is not None and n > cpe.card_max:
+            ctx.err((path, _elem_key(cpe.bdef)), f"{name}: maximum cardinality is {cpe.card_max}, found {n}", "cardinality", cpe.eid)
+        if cpe.variants:
+            self._check_variant_cards(items, cpe, path, ctx)
+        if cpe.slices:
+            self._check_slicing(items, cpe, path, ctx)
+        if cpe.walk_items:
+            for v, e, tcode, ipath in items:
+                self._check_item(v, e, cpe, tcode, ipath, ctx)
 
     def _check_variant_cards(self, items: list[tuple[Any, Any, str, str]], cpe: PElem, path: str, ctx: _Ctx) -> None:
         bdef = cpe.bdef
@@ -891,31 +913,38 @@ class Validator:
                 where = (path, _elem_key(pe.bdef)) if pe.bdef is not None else path
                 ctx.err(where, f"slice {sname!r} allows at most {spe.max}, found {c}", "slice", spe.eid)
         if sl is not None:
-            if sl.rules == "closed":
-                for (v, e, t, ipath), a, u in zip(items, assigned, uncertain):
-                    if a is None and not u:
-                        ctx.err(ipath, f"does not match any slice of {pe.eid} and the slicing is closed", "slice", pe.eid)
-            elif sl.rules == "openAtEnd":
-                seen_unmatched = False
-                for (v, e, t, ipath), a in zip(items, assigned):
-                    if a is None:
-                        seen_unmatched = True
-                    elif seen_unmatched:
-                        ctx.err(ipath, f"slice {a!r} must come before unmatched items (openAtEnd)", "slice", pe.eid)
-            if sl.ordered:
-                order = {n: i for i, n in enumerate(slices)}
-                last = -1
-                for (v, e, t, ipath), a in zip(items, assigned):
-                    if a is None:
-                        continue
-                    if order[a] < last:
-                        ctx.err(ipath, f"slice {a!r} is out of order (the slicing is ordered)", "slice", pe.eid)
-                    last = max(last, order[a])
+            self._slicing_rules(items, assigned, uncertain, pe, ctx)
         for (v, e, tcode, ipath), a in zip(items, assigned):
             if a is not None:
                 spe = slices[a]
                 if spe.item_checks or spe.children or spe.variants:
                     self._check_item(v, e, spe, tcode, ipath, ctx)
+
+    def _slicing_rules(self, items: list[Any], assigned: list[str | None], uncertain: list[bool], pe: PElem, ctx: _Ctx) -> None:
+        """closed, openAtEnd and ordered slicing (assigned: the slice of each item; uncertain: unknown)."""
+        sl = pe.slicing
+        assert sl is not None
+        slices = pe.slices
+        if sl.rules == "closed":
+            for (v, e, t, ipath), a, u in zip(items, assigned, uncertain):
+                if a is None and not u:
+                    ctx.err(ipath, f"does not match any slice of {pe.eid} and the slicing is closed", "slice", pe.eid)
+        elif sl.rules == "openAtEnd":
+            seen_unmatched = False
+            for (v, e, t, ipath), a in zip(items, assigned):
+                if a is None:
+                    seen_unmatched = True
+                elif seen_unmatched:
+                    ctx.err(ipath, f"slice {a!r} must come before unmatched items (openAtEnd)", "slice", pe.eid)
+        if sl.ordered:
+            order = {n: i for i, n in enumerate(slices)}
+            last = -1
+            for (v, e, t, ipath), a in zip(items, assigned):
+                if a is None:
+                    continue
+                if order[a] < last:
+                    ctx.err(ipath, f"slice {a!r} is out of order (the slicing is ordered)", "slice", pe.eid)
+                last = max(last, order[a])
 
     def _match(self, it: tuple[Any, Any, str, str], spe: PElem, ctx: _Ctx) -> bool | None:
         tests = spe.disc
@@ -1252,6 +1281,24 @@ class Validator:
 
     def _check_constraint(self, c: Any, value: Any, ext: Any, tcode: str, pe: PElem, path: str, ctx: _Ctx) -> None:
         ce = fhirpath.compile_expression(c.expression, self.version)
+        if ce.fn is not None:
+            key = (pe.eid, tcode)
+            fast = self._fast_constraints.get((c.expression, key))
+            if fast is None:
+                tp = _type_path(pe, tcode, self.base)
+                fast = self._fast_constraints[(c.expression, key)] = fhirpath.compile_fast(c.expression, self.version, tp) or False
+            if fast is not False:
+                try:
+                    res = fast(value)
+                except fhirpath.Fallback:
+                    pass  # evaluated by fhirpathpy below
+                else:
+                    for r in res:
+                        if r is False:
+                            sev = ERROR if c.severity == "error" else WARNING
+                            ctx.add(sev, path, f"{c.key}: {c.human}", "invariant", c.key)
+                            break
+                    return
         if tcode in PRIMITIVES:
             from fhirpathpy.engine.nodes import ResourceNode
 
@@ -1465,6 +1512,345 @@ def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...]) -> Any:
     src = "def walk(obj, path, ctx):\n" + ("\n".join(code) if code else "    pass") + "\n"
     exec(compile(src, f"<walk of a {td.name} shape>", "exec"), ns)
     fn = ns["walk"]
+    fn.source = src  # for debugging and tests
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# pass 3, compiled: one Python function per plan element and type code
+#
+# _check_item_generic interprets a plan element: it asks for every value which of a dozen rules
+# the element has. _compile_plan asks once and writes a function with only the rules the element
+# has, its non-repeating children inline (their cardinality tests and the calls of their own
+# compiled checks) and the constant parts of every message precomputed. Anything less common
+# (bindings, type profiles, targets, FHIRPath constraints, repeating or sliced children) calls
+# the same methods the interpreted check calls, so issues, order and locations are identical. An
+# element is compiled the PLAN_THRESHOLD-th time it is checked.
+
+PLAN_THRESHOLD = 2
+_INLINE_DEPTH = 6  # plan levels written into one function
+_INLINE_LINES = 1500  # beyond this size, children are called instead of written out
+
+
+class _PlanWriter:
+    """Writes the compiled check of one plan element (see above).
+
+    Children are written out inline (their own rules with the parent's variables) down to
+    _INLINE_DEPTH levels; deeper ones, and everything once the function is big, are called
+    through their own compiled checks. ``val``/``ext`` are the names of the variables that hold
+    the value and its ``_`` object, ``px`` is a Python expression for the value's location.
+    """
+
+    def __init__(self, v: Validator):
+        self.v = v
+        self.ns: dict[str, Any] = {
+            "V": v, "EQ": _equal, "PM": _pattern_match, "SHORT": _short, "EMPTY": {}, "MISS": v._plan_miss,
+        }
+        self.code: list[str] = []
+        self.n = 0
+
+    def const(self, prefix: str, value: Any) -> str:
+        self.n += 1
+        name = f"{prefix}_{self.n}"
+        self.ns[name] = value
+        return name
+
+    def emit(self, line: str, ind: str) -> None:
+        self.code.append("    " + ind + line)
+
+    def block(self, header: str, ind: str, body: Any) -> None:
+        """``header`` and the lines ``body()`` emits one level deeper; nothing when there are none."""
+        outer = self.code
+        self.code = []
+        try:
+            body()
+            inner = self.code
+        finally:
+            self.code = outer
+        if inner:
+            self.emit(header, ind)
+            outer.extend(inner)
+
+    def block_inline(self, body: Any) -> None:
+        """The lines ``body()`` emits at the same level (it may insert a first line when it has any)."""
+        outer = self.code
+        self.code = []
+        try:
+            body()
+            inner = self.code
+        finally:
+            self.code = outer
+        outer.extend(inner)
+
+    def call(self, pe: PElem, tcode: str, val: str, ext: str, px: str, ind: str) -> None:
+        """Call the compiled check of ``pe`` (compiled on demand)."""
+        f, p, t = self.const("F", pe.fns), self.const("P", pe), self.const("T", tcode)
+        self.emit(f"({f}.get({t}) or MISS({p}, {t}))({val}, {ext}, {px}, ctx)", ind)
+
+    def check(self, pe: PElem, tcode: str, val: str, ext: str, px: str, ind: str, depth: int) -> None:
+        """What _check_item_generic does for ``pe`` and ``tcode``."""
+        if depth > _INLINE_DEPTH or len(self.code) > _INLINE_LINES:
+            self.call(pe, tcode, val, ext, px, ind)
+            return
+        emit, const, v = self.emit, self.const, self.v
+        if pe.item_checks:
+            eid = const("EID", pe.eid)
+            p = const("P", pe)
+            tc = const("T", tcode)
+            if pe.fixed is not NOVAL:
+                fx, fxs = const("FX", pe.fixed), const("FXS", _short(pe.fixed))
+                test = f"{val} != {fx}" if type(pe.fixed) is str else f"not EQ({val}, {fx})"
+                emit(f"if {val} is not None and {test}:", ind)
+                emit(f"    ctx.err({px}, 'value must be exactly ' + {fxs} + ' (fixed), found ' + SHORT({val}), 'fixed', {eid})", ind)
+            if pe.pattern is not NOVAL:
+                pat, pats = const("PAT", pe.pattern), const("PATS", _short(pe.pattern))
+                emit(f"if {val} is not None and not PM({val}, {pat}):", ind)
+                emit(f"    ctx.err({px}, 'value must match the pattern ' + {pats} + ', found ' + SHORT({val}), 'pattern', {eid})", ind)
+            if pe.binding is not None:
+                emit(f"if {val} is not None:", ind)
+                emit(f"    V._check_binding({val}, {tc}, {p}, {px}, ctx)", ind)
+            if pe.max_length is not None:
+                ml, mlm = const("ML", pe.max_length), const("MLM", f"value is longer than maxLength {pe.max_length}")
+                emit(f"if type({val}) is str and len({val}) > {ml}:", ind)
+                emit(f"    ctx.err({px}, {mlm}, 'invalid-value', {eid})", ind)
+            if pe.min_value is not None or pe.max_value is not None:
+                emit(f"V._check_range({val}, {p}, {px}, ctx)", ind)
+            if pe.types is not None:
+                types = pe.types
+                profs = types.get(tcode)
+                if profs is None:
+                    if pe.bdef is not None and len(pe.bdef.types) > 1 and not any(v.base.specializes(t, tcode) for t in types):
+                        tym = const("TYM", f"type {tcode} is not allowed here (allowed: {', '.join(types)})")
+                        emit(f"ctx.err({px}, {tym}, 'type', {eid})", ind)
+                elif profs:
+                    emit(f"V._check_type_profiles({val}, {ext}, {const('PROFS', profs)}, {p}, {tc}, {px}, ctx)", ind)
+            if pe.targets is not None and tcode == "Reference":
+                emit(f"if type({val}) is dict:", ind)
+                emit(f"    V._check_targets({val}, {p}, {px}, ctx)", ind)
+            for c in pe.constraints:
+                emit(f"V._check_constraint({const('CO', c)}, {val}, {ext}, {tc}, {p}, {px}, ctx)", ind)
+        ch = pe.children.get(tcode) if pe.children else None
+        if ch:
+            obj = f"o{depth}"
+            if tcode in PRIMITIVES:
+                def children() -> None:
+                    for name, cpe in ch.items():
+                        self.child(obj, name, cpe, px, ind, depth)
+                    if self.code:
+                        self.code.insert(0, "    " + ind + f"{obj} = {ext} if type({ext}) is dict else EMPTY")
+                self.block_inline(children)
+            else:
+                def children() -> None:
+                    for name, cpe in ch.items():
+                        self.child(obj, name, cpe, px, ind + "    ", depth)
+                    if self.code:
+                        self.code.insert(0, "    " + ind + f"    {obj} = {val}")
+                self.block(f"if type({val}) is dict:", ind, children)
+        vpe = pe.variants.get(tcode) if pe.variants else None
+        if vpe is not None:
+            self.check(vpe, tcode, val, ext, px, ind, depth + 1)
+
+    def child(self, obj: str, name: str, cpe: PElem, px: str, ind: str, depth: int) -> None:
+        """What _check_children does for one child."""
+        emit, const = self.emit, self.const
+        nm, eid = const("N", name), const("EID", cpe.eid)
+        single = cpe.single
+        vv, ev = f"v{depth + 1}", f"e{depth + 1}"
+        if single is None or cpe.slices:
+            if len(cpe.gkeys) == 1 and cpe.is_list and not cpe.gkeys[0][2]:
+                self.complex_list(obj, name, cpe, px, ind, depth)
+            else:
+                emit(f"V._check_child_multi({obj}, {nm}, {const('P', cpe)}, {px}, ctx)", ind)
+            return
+        ctc, key, ukey = single
+        k = const("K", key)
+        absent = []
+        if cpe.card_min:
+            cm = const("CM", f"{name}: minimum cardinality is {cpe.card_min}, found 0")
+            absent.append(f"ctx.err(({px}, {k}), {cm}, 'cardinality', {eid})")
+        if cpe.variants:
+            absent.append(f"V._check_variant_cards([], {const('P', cpe)}, {px}, ctx)")
+
+        def present() -> None:
+            if cpe.card_max == 0:
+                cx = const("CX", f"{name}: maximum cardinality is 0, found 1")
+                emit(f"ctx.err(({px}, {k}), {cx}, 'cardinality', {eid})", ind + "    ")
+            if cpe.walk_items:
+                self.check(cpe, ctc, vv, ev if ukey is not None else "None", f"({px}, {k})", ind + "    ", depth + 1)
+
+        outer = self.code
+        self.code = []
+        try:
+            present()
+            body = self.code
+        finally:
+            self.code = outer
+        if not absent and not body:
+            return
+        emit(f"{vv} = {obj}.get({k})", ind)
+        if ukey is not None:
+            emit(f"{ev} = {obj}.get({const('U', ukey)})", ind)
+            emit(f"if {vv} is None and {ev} is None:", ind)
+        else:
+            emit(f"if {vv} is None:", ind)
+        for line in absent or ["pass"]:
+            emit("    " + line, ind)
+        if body:
+            # lists (and non-objects for complex types) are reported by the base layer
+            emit(f"elif type({vv}) is not list and type({ev}) is not list:" if ukey is not None else f"elif type({vv}) is dict:", ind)
+            self.code.extend(body)
+
+    def complex_list(self, obj: str, name: str, cpe: PElem, px: str, ind: str, depth: int) -> None:
+        """A repeating child of one complex type: _check_child_multi and _gather written out."""
+        emit, const = self.emit, self.const
+        ctc, key, _ = cpe.gkeys[0]
+        k, tc, p, eid, nm = const("K", key), const("T", ctc), const("P", cpe), const("EID", cpe.eid), const("N", name)
+        ek = const("EK", _elem_key(cpe.bdef))
+        vv, x, i, items = f"v{depth + 1}", f"x{depth + 1}", f"i{depth + 1}", f"items{depth + 1}"
+        if not (cpe.card_min or cpe.card_max is not None or cpe.variants or cpe.slices):
+            if cpe.walk_items:
+                emit(f"{vv} = {obj}.get({k})", ind)
+                emit(f"if type({vv}) is list:", ind)
+                emit(f"    {i} = 0", ind)
+                emit(f"    for {x} in {vv}:", ind)
+                self.block(f"        if type({x}) is dict:", ind,
+                           lambda: self.check(cpe, ctc, x, "None", f"({px}, {k}, {i})", ind + "            ", depth + 1))
+                emit(f"        {i} += 1", ind)
+            return
+        emit(f"{vv} = {obj}.get({k})", ind)
+        emit(f"{items} = [({x}, None, {tc}, ({px}, {k}, {i})) for {i}, {x} in enumerate({vv}) if type({x}) is dict] if type({vv}) is list else []", ind)
+        emit(f"if not {items}:", ind)
+        absent = []
+        if cpe.card_min:
+            cm = const("CM", f"{name}: minimum cardinality is {cpe.card_min}, found 0")
+            absent.append(f"ctx.err(({px}, {ek}), {cm}, 'cardinality', {eid})")
+        if cpe.variants:
+            absent.append(f"V._check_variant_cards({items}, {p}, {px}, ctx)")
+        if cpe.slices_needed:
+            absent.append(f"V._check_slicing({items}, {p}, {px}, ctx)")
+        for line in absent or ["pass"]:
+            emit("    " + line, ind)
+        emit("else:", ind)
+        if cpe.card_min is not None:
+            cmin = const("CMIN", cpe.card_min)
+            emit(f"    if len({items}) < {cmin}:", ind)
+            emit(f"        ctx.err(({px}, {ek}), f'{{{nm}}}: minimum cardinality is {{{cmin}}}, found {{len({items})}}', 'cardinality', {eid})", ind)
+        if cpe.card_max is not None:
+            cmax = const("CMAX", cpe.card_max)
+            emit(f"    if len({items}) > {cmax}:", ind)
+            emit(f"        ctx.err(({px}, {ek}), f'{{{nm}}}: maximum cardinality is {{{cmax}}}, found {{len({items})}}', 'cardinality', {eid})", ind)
+        if cpe.variants:
+            emit(f"    V._check_variant_cards({items}, {p}, {px}, ctx)", ind)
+        if cpe.slices:
+            if cpe.fast_slices is not None:
+                self.slicing(cpe, ctc, items, px, ind + "    ", depth)
+            else:
+                emit(f"    V._check_slicing({items}, {p}, {px}, ctx)", ind)
+        n = len(self.code)
+        if cpe.walk_items:
+            ip = f"ip{depth + 1}"
+            self.block(f"    for {x}, _, _, {ip} in {items}:", ind, lambda: self.check(cpe, ctc, x, "None", ip, ind + "        ", depth + 1))
+        if len(self.code) == n and self.code[-1].endswith("else:"):
+            emit("    pass", ind)
+
+
+    def slicing(self, pe: PElem, tcode: str, items: str, px: str, ind: str, depth: int) -> None:
+        """_check_slicing written out for a slicing with an O(1) lookup (PElem.fast_slices).
+
+        Every item is an object (complex_list). When an item cannot be looked up (a discriminator
+        value that is an object or array, a CodeableConcept without a coding array), the whole
+        slicing goes through _check_slicing instead: nothing has been reported at that point.
+        """
+        emit, const = self.emit, self.const
+        kind, segs, index = pe.fast_slices  # type: ignore[misc]
+        d = depth + 1
+        a, x, y, s, c = f"a{d}", f"sx{d}", f"sy{d}", f"ss{d}", f"sc{d}"
+        idx = const("IDX", index)
+        emit(f"{a} = []", ind)
+        emit(f"for {x}, _, _, _ in {items}:", ind)
+        i2 = ind + "    "
+        if kind == "fixed":
+            if len(segs) == 1:
+                emit(f"{y} = {x}.get({const('SEG', segs[0])})", i2)
+                emit(f"if type({y}) is dict or type({y}) is list:", i2)
+                emit(f"    {a} = None", i2)
+                emit("    break", i2)
+                emit(f"{a}.append({idx}.get(({y},)))", i2)
+            else:
+                gets = ", ".join(f"{x}.get({const('SEG', sg)})" for sg in segs)
+                emit(f"{y} = ({gets},)", i2)
+                emit(f"if any(type(z) is dict or type(z) is list for z in {y}):", i2)
+                emit(f"    {a} = None", i2)
+                emit("    break", i2)
+                emit(f"{a}.append({idx}.get({y}))", i2)
+        else:  # "coding": the first coding that names a slice wins
+            emit(f"{y} = {x}.get({const('SEG', segs[0])})" if segs else f"{y} = {x}", i2)
+            emit(f"if type({y}) is dict:", i2)
+            emit(f"    {c} = {y}.get('coding')", i2)
+            emit(f"    if type({c}) is not list:", i2)
+            emit(f"        {a} = None", i2)
+            emit("        break", i2)
+            emit(f"    {s} = None", i2)
+            emit(f"    for z in {c}:", i2)
+            emit("        if type(z) is dict:", i2)
+            emit("            zs, zc = z.get('system'), z.get('code')", i2)
+            emit("            if type(zs) is not dict and type(zs) is not list and type(zc) is not dict and type(zc) is not list:", i2)
+            emit(f"                {s} = {idx}.get((zs, zc))", i2)
+            emit(f"                if {s} is not None:", i2)
+            emit("                    break", i2)
+            emit("            else:", i2)
+            emit(f"                {s} = None", i2)
+            emit(f"    {a}.append({s})", i2)
+            emit(f"elif {y} is None:", i2)
+            emit(f"    {a}.append(None)", i2)
+            emit("else:", i2)
+            emit(f"    {a} = None", i2)
+            emit("    break", i2)
+        emit(f"if {a} is None:", ind)
+        emit(f"    V._check_slicing({items}, {const('P', pe)}, {px}, ctx)", ind)
+        emit("else:", ind)
+        i2 = ind + "    "
+        n0 = len(self.code)
+        where = f"({px}, {const('EK', _elem_key(pe.bdef))})" if pe.bdef is not None else px
+        for sname, spe in pe.slices.items():
+            has_min = spe.min is not None and spe.min > 0
+            has_max = spe.max is not None and spe.max >= 0
+            if not (has_min or has_max):
+                continue
+            sn, seid = const("SN", sname), const("EID", spe.eid)
+            emit(f"{c} = {a}.count({sn})", i2)
+            if has_min:
+                emit(f"if {c} < {const('SMIN', spe.min)}:", i2)
+                emit(f"    ctx.err({where}, {const('SM', f'slice {sname!r} requires at least {spe.min}, found ')} + str({c}), 'slice', {seid})", i2)
+            if has_max:
+                emit(f"if {c} > {const('SMAX', spe.max)}:", i2)
+                emit(f"    ctx.err({where}, {const('SM', f'slice {sname!r} allows at most {spe.max}, found ')} + str({c}), 'slice', {seid})", i2)
+        sl = pe.slicing
+        if sl is not None and (sl.rules in ("closed", "openAtEnd") or sl.ordered):
+            emit(f"V._slicing_rules({items}, {a}, [False] * len({items}), {const('P', pe)}, ctx)", i2)
+        checked = [(sname, spe) for sname, spe in pe.slices.items() if spe.item_checks or spe.children or spe.variants]
+        if checked:
+            ip = f"sip{d}"
+            emit(f"for ({x}, _, _, {ip}), {s} in zip({items}, {a}):", i2)
+            first = True
+            for sname, spe in checked:
+                self.block(f"    {'if' if first else 'elif'} {s} == {const('SN', sname)}:", i2,
+                           lambda spe=spe: self.check(spe, tcode, x, "None", ip, i2 + "        ", depth + 1))
+                first = False
+            if first:  # no slice had anything to check after all
+                self.code.pop()
+        if len(self.code) == n0:
+            emit("pass", i2)
+
+
+def _compile_plan(v: Validator, pe: PElem, tcode: str) -> Any:
+    w = _PlanWriter(v)
+    w.check(pe, tcode, "value", "ext", "path", "", 0)
+    if not w.code:
+        w.code.append("    pass")
+    src = "def check(value, ext, path, ctx):\n" + "\n".join(w.code) + "\n"
+    exec(compile(src, f"<check of {pe.eid} as {tcode}>", "exec"), w.ns)
+    fn = w.ns["check"]
     fn.source = src  # for debugging and tests
     return fn
 
