@@ -169,7 +169,7 @@ _TABLE: tuple[Fault, ...] = (
           "only JSON bodies, so a conforming client never gets a token (and every form-encoded "
           "request, e.g. one with an expired code or another client's code, gets invalid_request "
           "instead of invalid_grant, invalid_client or unsupported_grant_type)",
-          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-09", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN,
+          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-09", "AS-TOKEN-15", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN,
           component="token"),
     # ------------------------------------------------------------------ resource server
     Fault("resource-without-token",
