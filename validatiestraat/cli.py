@@ -57,10 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ArgumentError(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()

@@ -27,18 +27,30 @@ def _authorize(outcome: StepOutcome) -> tuple[AuthorizeResult | None, Verdict | 
     return subject, None
 
 
-@register_check
-class Redirected(Check):
-    name = "oauth.redirected"
-    title = "The DVA redirects to the client's redirect_uri with a code"
-    requirements = ("AS-AUTHZ-01",)
-    schema = {"type": "boolean", "description": "true: must redirect with a code"}
+class AuthorizeCheck(Check):
+    """A check of an ``oauth.authorize`` step: subclasses implement judge_authorize. When the tool
+    could not talk to the DVA at all the check ends as ERROR before judge_authorize is called."""
 
     def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         auth, problem = _authorize(outcome)
         if problem:
             return problem
-        assert auth
+        assert auth is not None
+        return self.judge_authorize(arg, auth, outcome, ctx)
+
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome,
+                        ctx: FlowContext) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+
+@register_check
+class Redirected(AuthorizeCheck):
+    name = "oauth.redirected"
+    title = "The DVA redirects to the client's redirect_uri with a code"
+    requirements = ("AS-AUTHZ-01",)
+    schema = {"type": "boolean", "description": "true: must redirect with a code"}
+
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         if auth.redirect_url is None:
             return Verdict.failed(f"{auth.describe()}; a valid request must end in a redirect to "
                                   f"{auth.redirect_uri} with code and state" + (f" ({auth.error})" if auth.error else ""))
@@ -52,17 +64,13 @@ class Redirected(Check):
 
 
 @register_check
-class NotRedirected(Check):
+class NotRedirected(AuthorizeCheck):
     name = "oauth.not_redirected"
     title = "The DVA does not redirect to an untrusted redirect_uri"
     requirements = ("AS-AUTHZ-02",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
-        assert auth
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         if auth.redirect_url is not None:
             return Verdict.failed(f"{auth.describe()}; the user agent must not be redirected to "
                                   f"{auth.redirect_uri} for this request (RFC 6749 §4.1.2.1)")
@@ -72,17 +80,13 @@ class NotRedirected(Check):
 
 
 @register_check
-class StateEchoed(Check):
+class StateEchoed(AuthorizeCheck):
     name = "oauth.state_echoed"
     title = "The redirect carries the unchanged state"
     requirements = ("AS-AUTHZ-01",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
-        assert auth
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         if auth.redirect_params is None:
             return Verdict.skipped("no redirect to the redirect_uri, so no state to compare")
         got, sent = auth.redirect_params.get("state"), auth.state_sent
@@ -94,7 +98,7 @@ class StateEchoed(Check):
 
 
 @register_check
-class ErrorRedirect(Check):
+class ErrorRedirect(AuthorizeCheck):
     name = "oauth.error_redirect"
     title = "The DVA redirects with the RFC 6749 error and the state"
     requirements = ("AS-AUTHZ-04",)
@@ -106,11 +110,7 @@ class ErrorRedirect(Check):
         "additionalProperties": False,
     }
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
-        assert auth
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         wanted = arg["error"] if isinstance(arg["error"], list) else [arg["error"]]
         if auth.redirect_params is None:
             return Verdict.failed(f"{auth.describe()}; expected a redirect with error={'|'.join(wanted)}")
@@ -250,17 +250,13 @@ class TokenError(TokenCheck):
 
 
 @register_check
-class NoServerError(Check):
+class NoServerError(AuthorizeCheck):
     name = "oauth.no_server_error"
     title = "The authorization endpoint answers without a server error (no 5xx, no error=server_error)"
     requirements = ("AS-AUTHZ-09",)
     schema = {"type": "boolean"}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
-        assert auth
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         first = auth.first
         if first is None or first.response is None:
             if auth.redirect_params is not None:
@@ -275,18 +271,14 @@ class NoServerError(Check):
 
 
 @register_check
-class ErrorDescription(Check):
+class ErrorDescription(AuthorizeCheck):
     name = "oauth.error_description"
     title = "Error redirects carry an error_description (Duiding van fouten)"
     requirements = ("AS-AUTHZ-12",)
     schema = {"type": "object", "properties": {"values": {"type": "array", "items": {"type": "string"}}},
               "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
-        assert auth
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         params = auth.redirect_params or {}
         if "error" not in params:
             return Verdict.skipped("no error redirect to inspect")
@@ -329,7 +321,7 @@ class Unique(Check):
 
 
 @register_check
-class ConsentPage(Check):
+class ConsentPage(AuthorizeCheck):
     name = "oauth.consent_page"
     title = "The consent page names the PGO (OCL) and the gegevensdienst (GNL)"
     requirements = ("AS-AUTHZ-13",)
@@ -337,10 +329,7 @@ class ConsentPage(Check):
               "properties": {"shows": {"type": ["array", "string"], "items": {"type": "string"}}},
               "additionalProperties": False}
 
-    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
-        auth, problem = _authorize(outcome)
-        if problem:
-            return problem
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         wanted = [w for w in (arg["shows"] if isinstance(arg["shows"], list) else [arg["shows"]]) if w]
         if not wanted:
             return Verdict.omitted("no names to look for (set the target option consent_page_names)")

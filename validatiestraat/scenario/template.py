@@ -107,20 +107,3 @@ def render(value: Any, variables: dict[str, Any], target: Any = None) -> Any:
     if isinstance(value, dict):
         return {str(render(k, variables, target)): render(v, variables, target) for k, v in value.items()}
     return value
-
-
-def references(value: Any) -> set[str]:
-    """Names of the flow variables that ``value`` refers to (for precondition messages)."""
-    out: set[str] = set()
-    if isinstance(value, str):
-        for m in _EXPR.finditer(value):
-            expr = m.group(1).split("|")[0].strip()
-            if not _CALL.match(expr) and not expr.startswith("target."):
-                out.add(expr.split(".")[0])
-    elif isinstance(value, list):
-        for v in value:
-            out |= references(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            out |= references(v)
-    return out
