@@ -29,6 +29,7 @@ from validatiestraat.fhir.base import (
     K_COMPLEX,
     K_PEXT,
     K_PRIM,
+    K_RESOURCE,
     Q_BOOL,
     Q_DEC,
     Q_RE,
@@ -1373,6 +1374,49 @@ class _ShapeTable:
         self.generic = generic
 
 
+def _native_for_shape(name: str, keys: tuple[str, ...]) -> tuple[list[tuple[str, str, str]], Any]:
+    """The native invariants of an object of type ``name`` with ``keys``: the errors that follow
+    from the keys alone (message, code, source), and the check that needs the values, if any.
+    Same rules, messages and order as the functions in _NATIVE."""
+    ks = set(keys)
+    if name == "Extension":
+        has_ext = "extension" in ks
+        has_value = any(k.startswith("value") or k.startswith("_value") for k in keys)
+        if has_ext == has_value:
+            return [("an extension must have either extensions or a value[x], not both" if has_ext else
+                     "an extension must have either extensions or a value[x]", "invariant", "ext-1")], None
+        return [], None
+    if _NATIVE.get(name) is _quantity:
+        if "code" in ks and "system" not in ks:
+            return [("if a unit code is present, the system must be present too", "invariant", "qty-3")], None
+        return [], None
+    if name == "ContactPoint":
+        if "value" in ks and "system" not in ks:
+            return [("a contact point with a value must have a system", "invariant", "cpt-2")], None
+        return [], None
+    if name == "Attachment":
+        if "data" in ks and "contentType" not in ks:
+            return [("an attachment with data must have a contentType", "invariant", "att-1")], None
+        return [], None
+    if name == "Ratio":
+        if ("numerator" in ks) != ("denominator" in ks):
+            return [("numerator and denominator must both be present or both absent", "invariant", "rat-1")], None
+        return [], None
+    if name == "PatientContact":
+        if not ("name" in ks or "telecom" in ks or "address" in ks or "organization" in ks):
+            return [("a contact must have a name, telecom, address or organization", "invariant", "pat-1")], None
+        return [], None
+    if name in ("Observation", "ObservationComponent"):
+        has_value = any(k.startswith("value") and len(k) > 5 and k[5].isupper() for k in keys)
+        errors = []
+        if has_value and "dataAbsentReason" in ks:
+            errors.append(("dataAbsentReason must only be present when there is no value", "invariant", "obs-6"))
+        if name == "Observation" and has_value and "component" in ks and "code" in ks:
+            return errors, _observation_components
+        return errors, None
+    return [], _NATIVE.get(name)
+
+
 def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bool) -> str:
     """A Python expression that is true only for a valid value ``var`` of the primitive of ``ent``.
 
@@ -1389,6 +1433,13 @@ def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bo
         e = f"type({var}) is str and {var} != '' and {var}.isprintable() and len({var}) < 1048576"
         return e if single else e + en
     if qkind == Q_RE:
+        if tcode in ("uri", "url", "canonical"):
+            # printable and no " ": no whitespace at all (every other whitespace character is not
+            # printable; tests/fhir/test_compiled.py checks that for all of Unicode)
+            return f"type({var}) is str and {var} != '' and {var}.isprintable() and ' ' not in {var}" + en
+        if tcode == "code":
+            return (f"type({var}) is str and {var} != '' and {var}.isprintable() and {var}[0] != ' ' "
+                    f"and {var}[-1] != ' ' and '  ' not in {var}" + en)
         ns[f"Q{j}"] = ent[7]
         return f"type({var}) is str and Q{j}({var}) is not None" + en
     if qkind == Q_BOOL:
@@ -1497,7 +1548,17 @@ def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...]) -> Any:
             emit(f"        (S{j}.get(tuple({val})) or M{j}({val}))({val}, (path, KP{j}), ctx)")
             emit("    else:")
             emit(f"        {slow}")
-        else:  # "_x" of a repeating primitive, resources
+        elif ent[2] == K_RESOURCE and not ent[4]:  # Bundle.entry.resource, Parameters.parameter.resource
+            fu = "None"
+            if td.name == "BundleEntry" and "fullUrl" in keyset:
+                fu = names[keys.index("fullUrl")]
+                fu = f"({fu} if type({fu}) is str else None)"
+            ns["WR"] = v._walk_resource
+            emit(f"    if {val} is not None and type({val}) is not list:")
+            emit(f"        WR({val}, (path, {K}), ctx, {fu}, ctx.cur, False)")
+            emit("    else:")
+            emit(f"        {slow}")
+        else:  # "_x" of a repeating primitive, contained resources
             emit(f"    {slow}")
     for r, (edef, ks) in enumerate(td.required):
         if not any(k in keyset for k in ks):
@@ -1505,7 +1566,10 @@ def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...]) -> Any:
             ns[f"RM{r}"] = f"{edef.name} is required (min 1) but missing"
             ns[f"RS{r}"] = f"{td.fhir_type}.{edef.name}"
             emit(f"    ctx.err((path, RN{r}), RM{r}, 'required', RS{r})")
-    native = _NATIVE.get(td.name)
+    errors, native = _native_for_shape(td.name, keys)
+    for r, (msg, issue_code, source) in enumerate(errors):
+        ns[f"NM{r}"], ns[f"NS{r}"] = msg, source
+        emit(f"    ctx.err(path, NM{r}, {issue_code!r}, NS{r})")
     if native is not None:
         ns["NAT"] = native
         emit("    NAT(V, obj, path, ctx)")
@@ -1899,7 +1963,13 @@ def _observation(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> Non
     has_value = any(k.startswith("value") and len(k) > 5 and k[5].isupper() for k in obj)
     if has_value and "dataAbsentReason" in obj:
         ctx.err(path, "dataAbsentReason must only be present when there is no value", "invariant", "obs-6")
-    if has_value and type(obj.get("component")) is list and type(obj.get("code")) is dict:
+    if has_value:
+        _observation_components(v, obj, path, ctx)
+
+
+def _observation_components(v: Validator, obj: dict[str, Any], path: str, ctx: _Ctx) -> None:
+    """obs-7 of an Observation that has a value, a code and components (see _observation)."""
+    if type(obj.get("component")) is list and type(obj.get("code")) is dict:
         own = {_sc(c) for c in _codings(obj["code"]) if type(c) is dict}
         for i, comp in enumerate(obj["component"]):
             if type(comp) is dict and type(comp.get("code")) is dict:
