@@ -75,6 +75,9 @@ def _ps(p: Path) -> str:
     return "".join(parts)
 
 
+_UNRESOLVED: Any = object()
+
+
 class _Unknown(Exception):
     """A slice discriminator cannot be evaluated (e.g. an unresolvable reference)."""
 
@@ -576,41 +579,42 @@ class Validator:
         return None
 
     def _resolve_refs(self, ctx: _Ctx) -> None:
-        resource_types = self.base.resource_types
         resolved = ctx.resolved
+        syntax: dict[str, tuple[str, str | None]] = {}  # reference -> (kind, resource type)
+        found: dict[tuple[str, Any, Any], Frame | None] = {}  # (reference, Bundle frame, base URL) -> target
         for p, item, targets, frame in ctx.refs:
             ref = item.get("reference")
             if type(ref) is not str:
                 continue
-            if ref[:1] == "#":
-                frame.container.local_refs.add(ref[1:])
-                target = self._resolve(ref, frame)
-                resolved[id(item)] = target
-                if target is None:
-                    ctx.err((p, "reference"), f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
+            if ref[:1] != "#":
+                syn = syntax.get(ref)
+                if syn is None:
+                    syn = syntax[ref] = self._ref_syntax(ref)
+                kind, rtype = syn
+                if kind == "type":
+                    ctx.err((p, "reference"), f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
                     continue
-            else:
-                rtype = None
-                m = _RE_RELATIVE.fullmatch(ref)
-                if m is not None:
-                    rtype = m.group(1)
-                    if rtype not in resource_types:
-                        ctx.err((p, "reference"), f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
-                        continue
-                elif _RE_ABSOLUTE.fullmatch(ref):
-                    tail = _RE_ABS_TAIL.search(ref)
-                    if tail is not None and tail.group(1) in resource_types:
-                        rtype = tail.group(1)
-                else:
+                if kind == "invalid":
                     ctx.err((p, "reference"), f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
                     continue
-                target = self._resolve(ref, frame)
+                top = frame.container if frame.is_contained else frame
+                key = (ref, top.bundle, top.base_url)
+                target = found.get(key, _UNRESOLVED)
+                if target is _UNRESOLVED:
+                    target = found[key] = self._resolve(ref, frame)
                 resolved[id(item)] = target
                 if target is None:
                     if ref.startswith("urn:") and frame.container.bundle is not None:
                         ctx.err((p, "reference"), f"reference {ref!r} does not resolve to an entry in the Bundle", "reference")
                     if rtype is not None and targets is not None and rtype not in targets:
                         ctx.err((p, "reference"), f"reference to {rtype} is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
+                    continue
+            else:  # #id: a contained resource
+                frame.container.local_refs.add(ref[1:])
+                target = self._resolve(ref, frame)
+                resolved[id(item)] = target
+                if target is None:
+                    ctx.err((p, "reference"), f"local reference {ref!r} does not match a contained resource", "reference", "ref-1")
                     continue
             if targets is not None and target.rt not in targets:
                 ctx.err((p, "reference"), f"reference resolves to a {target.rt}, which is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
@@ -620,6 +624,21 @@ class Validator:
                 for cid, cf in f.contained.items():
                     if cid not in f.local_refs:
                         ctx.err(cf.path, f"contained resource {cid!r} is not referenced from the resource", "invariant", "dom-3")
+
+    def _ref_syntax(self, ref: str) -> tuple[str, str | None]:
+        """("ok", type or None) | ("type", unknown type) | ("invalid", None) for a reference that is not #id."""
+        m = _RE_RELATIVE.fullmatch(ref)
+        if m is not None:
+            rtype = m.group(1)
+            if rtype not in self.base.resource_types:
+                return ("type", rtype)
+            return ("ok", rtype)
+        if _RE_ABSOLUTE.fullmatch(ref):
+            tail = _RE_ABS_TAIL.search(ref)
+            if tail is not None and tail.group(1) in self.base.resource_types:
+                return ("ok", tail.group(1))
+            return ("ok", None)
+        return ("invalid", None)
 
     def _fp_resolve(self, ref: Any, ctx: _Ctx) -> Any:
         if isinstance(ref, dict):
@@ -788,6 +807,39 @@ class Validator:
                 if not prim and type(val) is not dict:
                     continue
                 out.append((val, ext, tcode, (path, key)))
+        return out
+
+    def _gather_choice(self, obj: dict[str, Any], pe: PElem, path: Path) -> list[tuple[Any, Any, str, Path]]:
+        """_gather for a choice element that does not repeat, looking only at the keys ``obj`` has."""
+        index = pe.choice_index
+        if index is None:
+            index = pe.choice_index = {}
+            for i, (tcode, key, prim) in enumerate(pe.gkeys):
+                index.setdefault(key, i)
+                if prim:
+                    index.setdefault("_" + key, i)
+        hits = [index[k] for k in obj if k in index]
+        if not hits:
+            return []
+        if len(hits) > 1:
+            hits = sorted(set(hits))
+        out: list[tuple[Any, Any, str, Path]] = []
+        for i in hits:
+            tcode, key, prim = pe.gkeys[i]
+            val = obj.get(key)
+            if prim:
+                ext = obj.get("_" + key)
+                if val is None and ext is None:
+                    continue
+            else:
+                if val is None:
+                    continue
+                ext = None
+            if type(val) is list or type(ext) is list:
+                continue
+            if not prim and type(val) is not dict:
+                continue
+            out.append((val, ext, tcode, (path, key)))
         return out
 
     def _check_children(self, obj: dict[str, Any], ch: dict[str, PElem], path: str, ctx: _Ctx) -> None:
@@ -1175,11 +1227,15 @@ class Validator:
         allowed_types = _allowed_types(types)
         if not allowed_types or allowed_types & _ANY_TARGET:
             return
-        key = id(value)
-        if key in ctx.resolved:
-            f = ctx.resolved[key]
-        else:
-            f = self._resolve(ref, ctx.cur)
+        self._check_target(value, ref, pe, allowed_types, path, ctx)
+
+    def _check_target(self, value: dict[str, Any], ref: str, pe: PElem, allowed_types: frozenset[str], path: Path, ctx: _Ctx) -> None:
+        """_check_targets once the allowed types are known (compiled checks call it directly)."""
+        targets = pe.targets or []
+        types = pe.target_types or {}
+        f = ctx.resolved.get(id(value), _UNRESOLVED)
+        if f is _UNRESOLVED:
+            f = self._resolve(ref, ctx.cur)  # type: ignore[arg-type]
         rtype = f.rt if f is not None else None
         if rtype is None:
             m = _RE_RELATIVE.fullmatch(ref) or _RE_ABS_TAIL.search(ref)
@@ -1198,10 +1254,15 @@ class Validator:
         candidates, core_ok = info
         if core_ok:
             return
+        res = f.res
+        meta = res.get("meta")
+        claimed = meta.get("profile") if type(meta) is dict else None
         for t in candidates:
             if self.compiler.get(t) is None:
                 return  # cannot check an unavailable target profile
-            if self._conforms_resource(f.res, t, ctx):
+            if type(claimed) is list and t in claimed:
+                return  # _conforms_resource: it claims the profile (and is validated against it)
+            if self._conforms_resource(res, t, ctx):
                 return
         ctx.err((path, "reference"), f"the referenced {rtype} ({_ps(f.path)}) does not conform to {' or '.join(candidates)}", "reference", pe.eid)
 
@@ -1689,8 +1750,16 @@ class _PlanWriter:
                 elif profs:
                     emit(f"V._check_type_profiles({val}, {ext}, {const('PROFS', profs)}, {p}, {tc}, {px}, ctx)", ind)
             if pe.targets is not None and tcode == "Reference":
-                emit(f"if type({val}) is dict:", ind)
-                emit(f"    V._check_targets({val}, {p}, {px}, ctx)", ind)
+                types = pe.target_types
+                if types is None:
+                    types = pe.target_types = {t: v.compiler.type_of(t) for t in pe.targets}
+                allowed = _allowed_types(types)
+                if allowed and not allowed & _ANY_TARGET:
+                    r = "r" + str(depth)
+                    emit(f"if type({val}) is dict:", ind)
+                    emit(f"    {r} = {val}.get('reference')", ind)
+                    emit(f"    if type({r}) is str and ctx.cur is not None:", ind)
+                    emit(f"        V._check_target({val}, {r}, {p}, {const('AL', allowed)}, {px}, ctx)", ind)
             for c in pe.constraints:
                 emit(f"V._check_constraint({const('CO', c)}, {val}, {ext}, {tc}, {p}, {px}, ctx)", ind)
         ch = pe.children.get(tcode) if pe.children else None
@@ -1723,6 +1792,8 @@ class _PlanWriter:
         if single is None or cpe.slices:
             if len(cpe.gkeys) == 1 and cpe.is_list and not cpe.gkeys[0][2]:
                 self.complex_list(obj, name, cpe, px, ind, depth)
+            elif len(cpe.gkeys) > 1 and not cpe.is_list and not cpe.slices:
+                self.choice(obj, name, cpe, px, ind, depth)
             else:
                 emit(f"V._check_child_multi({obj}, {nm}, {const('P', cpe)}, {px}, ctx)", ind)
             return
@@ -1817,6 +1888,46 @@ class _PlanWriter:
         if len(self.code) == n and self.code[-1].endswith("else:"):
             emit("    pass", ind)
 
+
+    def choice(self, obj: str, name: str, cpe: PElem, px: str, ind: str, depth: int) -> None:
+        """A choice element that does not repeat (value[x]): _check_child_multi written out."""
+        emit, const = self.emit, self.const
+        p, eid, nm = const("P", cpe), const("EID", cpe.eid), const("N", name)
+        ek = const("EK", _elem_key(cpe.bdef))
+        items = f"items{depth + 1}"
+        emit(f"{items} = V._gather_choice({obj}, {p}, {px})", ind)
+        # _check_variant_cards reports only on variants with a minimum or a maximum of 0
+        cards = any((vv.min is not None and vv.min >= 1) or vv.max == 0 for vv in cpe.variants.values())
+        absent = []
+        if cpe.card_min:
+            cm = const("CM", f"{name}: minimum cardinality is {cpe.card_min}, found 0")
+            absent.append(f"ctx.err(({px}, {ek}), {cm}, 'cardinality', {eid})")
+        if cards:
+            absent.append(f"V._check_variant_cards({items}, {p}, {px}, ctx)")
+        present = []
+        if cpe.card_min is not None:
+            cmin = const("CMIN", cpe.card_min)
+            present += [f"if len({items}) < {cmin}:",
+                        f"    ctx.err(({px}, {ek}), f'{{{nm}}}: minimum cardinality is {{{cmin}}}, found {{len({items})}}', 'cardinality', {eid})"]
+        if cpe.card_max is not None:
+            cmax = const("CMAX", cpe.card_max)
+            present += [f"if len({items}) > {cmax}:",
+                        f"    ctx.err(({px}, {ek}), f'{{{nm}}}: maximum cardinality is {{{cmax}}}, found {{len({items})}}', 'cardinality', {eid})"]
+        if cards:
+            present.append(f"V._check_variant_cards({items}, {p}, {px}, ctx)")
+        if absent:
+            emit(f"if not {items}:", ind)
+            for line in absent:
+                emit("    " + line, ind)
+        if present:
+            emit(f"{'else' if absent else f'if {items}'}:", ind)
+            for line in present:
+                emit("    " + line, ind)
+        if cpe.walk_items:
+            x, e, t, ip = f"x{depth + 1}", f"e{depth + 1}", f"t{depth + 1}", f"ip{depth + 1}"
+            fns = const("F", cpe.fns)
+            emit(f"for {x}, {e}, {t}, {ip} in {items}:", ind)
+            emit(f"    ({fns}.get({t}) or MISS({p}, {t}))({x}, {e}, {ip}, ctx)", ind)
 
     def slicing(self, pe: PElem, tcode: str, items: str, px: str, ind: str, depth: int) -> None:
         """_check_slicing written out for a slicing with an O(1) lookup (PElem.fast_slices).
