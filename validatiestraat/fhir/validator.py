@@ -1422,7 +1422,7 @@ class _ShapeTable:
             n = seen.get(key, 0) + 1
             if n >= SHAPE_THRESHOLD and len(fns) < SHAPE_CAP:
                 seen.pop(key, None)
-                fn = fns[key] = _compile_shape(v, td, key)
+                fn = fns[key] = _compile_shape(v, td, key, obj)
                 return fn
             if len(seen) >= _SEEN_CAP:
                 seen.clear()
@@ -1478,7 +1478,7 @@ def _native_for_shape(name: str, keys: tuple[str, ...]) -> tuple[list[tuple[str,
     return [], _NATIVE.get(name)
 
 
-def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bool) -> str:
+def _quick_expr(var: str, ent: list[Any], w: "_ShapeWriter", single: bool) -> str:
     """A Python expression that is true only for a valid value ``var`` of the primitive of ``ent``.
 
     For a single primitive it accepts exactly what the interpreted walk accepts without a closer
@@ -1488,8 +1488,7 @@ def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bo
     qkind, enum, tcode = ent[6], ent[5], ent[1]
     en = ""
     if enum is not None:
-        ns[f"EN{j}"] = enum
-        en = f" and {var} in EN{j}"
+        en = f" and {var} in {w.const('EN', enum)}"
     if qkind == Q_STR:
         e = f"type({var}) is str and {var} != '' and {var}.isprintable() and len({var}) < 1048576"
         return e if single else e + en
@@ -1501,8 +1500,7 @@ def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bo
         if tcode == "code":
             return (f"type({var}) is str and {var} != '' and {var}.isprintable() and {var}[0] != ' ' "
                     f"and {var}[-1] != ' ' and '  ' not in {var}" + en)
-        ns[f"Q{j}"] = ent[7]
-        return f"type({var}) is str and Q{j}({var}) is not None" + en
+        return f"type({var}) is str and {w.const('Q', ent[7])}({var}) is not None" + en
     if qkind == Q_BOOL:
         e = f"({var} is True or {var} is False)"
         return e if single else e + en
@@ -1511,132 +1509,176 @@ def _quick_expr(var: str, ent: list[Any], j: int, ns: dict[str, Any], single: bo
         return e if single else e + en
     rng = _INT_RANGES.get(tcode)
     if rng is not None:
-        ns[f"LO{j}"], ns[f"HI{j}"] = rng
-        return f"type({var}) is int and LO{j} <= {var} <= HI{j}" + en
-    ns[f"C{j}"] = ent[3]
-    return f"C{j}({var}) is None" + en
+        return f"type({var}) is int and {w.const('LO', rng[0])} <= {var} <= {w.const('HI', rng[1])}" + en
+    return f"{w.const('C', ent[3])}({var}) is None" + en
 
 
-def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...]) -> Any:
+_INLINE_SHAPE_DEPTH = 3  # levels of child objects written into one walk (when their shape was seen)
+_INLINE_SHAPE_LINES = 600
+
+
+class _ShapeWriter:
+    """Writes the walk of one object shape (see above).
+
+    Child objects are written out inline, guarded by the shape the child had in the object the
+    walk is compiled from (``sample``): a child with another shape goes to its own compiled walk.
+    """
+
+    def __init__(self, v: Validator):
+        self.v = v
+        self.ns: dict[str, Any] = {"V": v, "KEY": v._walk_key, "UNK": v._unknown, "ITEM": v._list_item}
+        self.code: list[str] = []
+        self.n = 0
+
+    def const(self, prefix: str, value: Any) -> str:
+        self.n += 1
+        name = f"{prefix}_{self.n}"
+        self.ns[name] = value
+        return name
+
+    def emit(self, line: str, ind: str) -> None:
+        self.code.append("    " + ind + line)
+
+    def obj(self, td: TypeDef, keys: tuple[str, ...], o: str, px: str, ind: str, depth: int, sample: Any) -> None:
+        """The walk of object ``o`` (a Python name; its keys are ``keys``) at location ``px``."""
+        v, emit, const = self.v, self.emit, self.const
+        fast = td.fast
+        keyset = set(keys)
+        tdn = const("TD", td)
+        self.n += 1
+        u = self.n
+        names = [f"v{u}_{j}" for j in range(len(keys))]
+        if names:
+            emit(f"{', '.join(names)}, = {o}.values()", ind)
+        seen_choice: dict[Any, str] = {}
+        for j, key in enumerate(keys):
+            val = names[j]
+            k = const("K", key)
+            ent = fast.get(key)
+            if ent is None:
+                if key == "resourceType" and td.kind == "resource":
+                    continue
+                emit(f"UNK({o}, {k}, {tdn}, {px}, ctx)", ind)
+                continue
+            e = const("E", ent)
+            edef = ent[0]
+            if ent[10] and not (ent[2] == K_PEXT and key[1:] in keyset):
+                if edef in seen_choice:
+                    cn = const("CN", edef.name)
+                    cm = const("CM", f"only one type is allowed for {edef.name}, found "
+                                     f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}")
+                    emit(f"ctx.err(({px}, {cn}), {cm}, 'choice')", ind)
+                else:
+                    seen_choice[edef] = key
+            slow = f"KEY({o}, {tdn}, {k}, {val}, {e}, {px}, ctx)"
+            mode, tcode = ent[9], ent[1]
+            sval = sample.get(key) if type(sample) is dict else None
+            if mode == 0:  # a single primitive
+                emit(f"if not ({_quick_expr(val, ent, self, True)}):", ind)
+                emit(f"    {slow}", ind)
+            elif mode == 1:  # a repeating primitive
+                if "_" + key in keyset:
+                    emit(slow, ind)
+                    continue
+                x = f"x{u}"
+                emit(f"if type({val}) is list and {val}:", ind)
+                emit(f"    for {x} in {val}:", ind)
+                emit(f"        if not ({_quick_expr(x, ent, self, False)}):", ind)
+                emit(f"            {slow}", ind)
+                emit("            break", ind)
+                emit("else:", ind)
+                emit(f"    {slow}", ind)
+            elif mode in (2, 3, 12, 13):  # datatypes and backbone elements (+10: Reference, Extension)
+                sub = ent[8]
+                if sub is None:
+                    sub = ent[8] = v.base.get(tcode)
+                if sub is None:  # pragma: no cover - unknown datatype
+                    emit(slow, ind)
+                    continue
+                t = v._table(sub)
+                s, m = const("S", t.fns), const("M", t.miss)
+                book: list[str] = []  # what _complex records for references and extensions
+                if tcode == "Reference":
+                    ts = const("TS", edef.target_set)
+                    book = ["if 'reference' in {o}:", f"    ctx.refs.append(({{p}}, {{o}}, {ts}, ctx.cur))"]
+                elif tcode == "Extension":
+                    mod = const("MOD", edef.name == "modifierExtension")
+                    book = [f"eu{u} = {{o}}.get('url')", f"if type(eu{u}) is str and ctx.cur is not None:",
+                            f"    ctx.exts.append(({{o}}, {{p}}, ctx.cur, {mod}))"]
+                if mode in (2, 12):
+                    emit(f"if type({val}) is dict and (len({val}) > 1 or ({val} and 'id' not in {val})):", ind)
+                    self.child(sub, s, m, val, f"({px}, {k})", book, ind + "    ", depth, sval)
+                else:
+                    it, i = f"it{u}", f"i{u}"
+                    sit = None
+                    if type(sval) is list:
+                        sit = next((y for y in sval if type(y) is dict and (len(y) > 1 or (y and "id" not in y))), None)
+                    subn, tc, ed = const("SUB", sub), const("T", tcode), const("ED", edef)
+                    emit(f"if type({val}) is list and {val}:", ind)
+                    emit(f"    {i} = 0", ind)
+                    emit(f"    for {it} in {val}:", ind)
+                    emit(f"        if type({it}) is dict and (len({it}) > 1 or ({it} and 'id' not in {it})):", ind)
+                    self.child(sub, s, m, it, f"({px}, {k}, {i})", book, ind + "            ", depth, sit)
+                    emit("        else:", ind)
+                    emit(f"            ITEM({it}, {subn}, {tc}, {ed}, ({px}, {k}, {i}), ctx)", ind)
+                    emit(f"        {i} += 1", ind)
+                emit("else:", ind)
+                emit(f"    {slow}", ind)
+            elif ent[2] == K_PEXT and not ent[4]:  # "_x" of a single primitive
+                t = v._table(v._element_td)
+                s, m, kp = const("S", t.fns), const("M", t.miss), const("KP", key[1:])
+                emit(f"if type({val}) is dict and {val}:", ind)
+                self.child(v._element_td, s, m, val, f"({px}, {kp})", [], ind + "    ", depth, sval)
+                emit("else:", ind)
+                emit(f"    {slow}", ind)
+            elif ent[2] == K_RESOURCE and not ent[4]:  # Bundle.entry.resource, Parameters.parameter.resource
+                fu = "None"
+                if td.name == "BundleEntry" and "fullUrl" in keyset:
+                    fu = names[keys.index("fullUrl")]
+                    fu = f"({fu} if type({fu}) is str else None)"
+                self.ns["WR"] = v._walk_resource
+                emit(f"if {val} is not None and type({val}) is not list:", ind)
+                emit(f"    WR({val}, ({px}, {k}), ctx, {fu}, ctx.cur, False)", ind)
+                emit("else:", ind)
+                emit(f"    {slow}", ind)
+            else:  # "_x" of a repeating primitive, contained resources
+                emit(slow, ind)
+        for edef, ks in td.required:
+            if not any(kk in keyset for kk in ks):
+                rn, rm = const("RN", edef.name), const("RM", f"{edef.name} is required (min 1) but missing")
+                rs = const("RS", f"{td.fhir_type}.{edef.name}")
+                emit(f"ctx.err(({px}, {rn}), {rm}, 'required', {rs})", ind)
+        errors, native = _native_for_shape(td.name, keys)
+        for msg, issue_code, source in errors:
+            emit(f"ctx.err({px}, {const('NM', msg)}, {issue_code!r}, {const('NS', source)})", ind)
+        if native is not None:
+            emit(f"{const('NAT', native)}(V, {o}, {px}, ctx)", ind)
+
+    def child(self, sub: TypeDef, s: str, m: str, o: str, px: str, book: list[str], ind: str, depth: int, sample: Any) -> None:
+        """A child object with content: inline when its sample shape is known, else its own walk."""
+        if (type(sample) is dict and (len(sample) > 1 or (sample and "id" not in sample))
+                and depth < _INLINE_SHAPE_DEPTH and len(self.code) < _INLINE_SHAPE_LINES):
+            shape = tuple(sample)
+            sh = self.const("SH", shape)
+            self.emit(f"if tuple({o}) == {sh}:", ind)
+            self.obj(sub, shape, o, px, ind + "    ", depth + 1, sample)
+            self.emit("else:", ind)
+            self.emit(f"    ({s}.get(tuple({o})) or {m}({o}))({o}, {px}, ctx)", ind)
+            for line in book:
+                self.emit(line.format(o=o, p=px), ind)
+            return
+        self.emit(f"({s}.get(tuple({o})) or {m}({o}))({o}, {px}, ctx)", ind)
+        for line in book:
+            self.emit(line.format(o=o, p=px), ind)
+
+
+def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...], sample: Any = None) -> Any:
     """The walk of an object of type ``td`` whose keys are exactly ``keys`` (see above)."""
-    fast = td.fast
-    keyset = set(keys)
-    ns: dict[str, Any] = {"V": v, "TD": td, "KEY": v._walk_key, "UNK": v._unknown, "ITEM": v._list_item}
-    code: list[str] = []
-    emit = code.append
-    names = [f"v{j}" for j in range(len(keys))]
-    if names:
-        emit(f"    {', '.join(names)}, = obj.values()")
-    seen_choice: dict[Any, str] = {}
-    for j, key in enumerate(keys):
-        val = names[j]
-        K = f"K{j}"
-        ns[K] = key
-        ent = fast.get(key)
-        if ent is None:
-            if key == "resourceType" and td.kind == "resource":
-                continue
-            emit(f"    UNK(obj, {K}, TD, path, ctx)")
-            continue
-        ns[f"E{j}"] = ent
-        edef = ent[0]
-        if ent[10] and not (ent[2] == K_PEXT and key[1:] in keyset):
-            if edef in seen_choice:
-                ns[f"CN{j}"] = edef.name
-                ns[f"CM{j}"] = (f"only one type is allowed for {edef.name}, found "
-                                f"{seen_choice[edef].lstrip('_')}, {key.lstrip('_')}")
-                emit(f"    ctx.err((path, CN{j}), CM{j}, 'choice')")
-            else:
-                seen_choice[edef] = key
-        slow = f"KEY(obj, TD, {K}, {val}, E{j}, path, ctx)"
-        mode, tcode = ent[9], ent[1]
-        if mode == 0:  # a single primitive
-            emit(f"    if not ({_quick_expr(val, ent, j, ns, True)}):")
-            emit(f"        {slow}")
-        elif mode == 1:  # a repeating primitive
-            if "_" + key in keyset:
-                emit(f"    {slow}")
-                continue
-            emit(f"    if type({val}) is list and {val}:")
-            emit(f"        for x in {val}:")
-            emit(f"            if not ({_quick_expr('x', ent, j, ns, False)}):")
-            emit(f"                {slow}")
-            emit("                break")
-            emit("    else:")
-            emit(f"        {slow}")
-        elif mode in (2, 3, 12, 13):  # datatypes and backbone elements (+10: Reference, Extension)
-            sub = ent[8]
-            if sub is None:
-                sub = ent[8] = v.base.get(tcode)
-            if sub is None:  # pragma: no cover - unknown datatype
-                emit(f"    {slow}")
-                continue
-            t = v._table(sub)
-            ns[f"S{j}"], ns[f"M{j}"] = t.fns, t.miss
-            book: list[str] = []  # what _complex records for references and extensions
-            if tcode == "Reference":
-                ns[f"TS{j}"] = edef.target_set
-                book = ["if 'reference' in {o}:", f"    ctx.refs.append((p, {{o}}, TS{j}, ctx.cur))"]
-            elif tcode == "Extension":
-                ns[f"MOD{j}"] = edef.name == "modifierExtension"
-                book = ["u = {o}.get('url')", "if type(u) is str and ctx.cur is not None:",
-                        f"    ctx.exts.append(({{o}}, p, ctx.cur, MOD{j}))"]
-            if mode in (2, 12):
-                emit(f"    if type({val}) is dict and (len({val}) > 1 or ({val} and 'id' not in {val})):")
-                emit(f"        p = (path, {K})")
-                emit(f"        (S{j}.get(tuple({val})) or M{j}({val}))({val}, p, ctx)")
-                for line in book:
-                    emit("        " + line.format(o=val))
-            else:
-                ns[f"SUB{j}"], ns[f"T{j}"], ns[f"ED{j}"] = sub, tcode, edef
-                emit(f"    if type({val}) is list and {val}:")
-                emit("        i = 0")
-                emit(f"        for it in {val}:")
-                emit("            if type(it) is dict and (len(it) > 1 or (it and 'id' not in it)):")
-                emit(f"                p = (path, {K}, i)")
-                emit(f"                (S{j}.get(tuple(it)) or M{j}(it))(it, p, ctx)")
-                for line in book:
-                    emit("                " + line.format(o="it"))
-                emit("            else:")
-                emit(f"                ITEM(it, SUB{j}, T{j}, ED{j}, (path, {K}, i), ctx)")
-                emit("            i += 1")
-            emit("    else:")
-            emit(f"        {slow}")
-        elif ent[2] == K_PEXT and not ent[4]:  # "_x" of a single primitive
-            t = v._table(v._element_td)
-            ns[f"S{j}"], ns[f"M{j}"], ns[f"KP{j}"] = t.fns, t.miss, key[1:]
-            emit(f"    if type({val}) is dict and {val}:")
-            emit(f"        (S{j}.get(tuple({val})) or M{j}({val}))({val}, (path, KP{j}), ctx)")
-            emit("    else:")
-            emit(f"        {slow}")
-        elif ent[2] == K_RESOURCE and not ent[4]:  # Bundle.entry.resource, Parameters.parameter.resource
-            fu = "None"
-            if td.name == "BundleEntry" and "fullUrl" in keyset:
-                fu = names[keys.index("fullUrl")]
-                fu = f"({fu} if type({fu}) is str else None)"
-            ns["WR"] = v._walk_resource
-            emit(f"    if {val} is not None and type({val}) is not list:")
-            emit(f"        WR({val}, (path, {K}), ctx, {fu}, ctx.cur, False)")
-            emit("    else:")
-            emit(f"        {slow}")
-        else:  # "_x" of a repeating primitive, contained resources
-            emit(f"    {slow}")
-    for r, (edef, ks) in enumerate(td.required):
-        if not any(k in keyset for k in ks):
-            ns[f"RN{r}"] = edef.name
-            ns[f"RM{r}"] = f"{edef.name} is required (min 1) but missing"
-            ns[f"RS{r}"] = f"{td.fhir_type}.{edef.name}"
-            emit(f"    ctx.err((path, RN{r}), RM{r}, 'required', RS{r})")
-    errors, native = _native_for_shape(td.name, keys)
-    for r, (msg, issue_code, source) in enumerate(errors):
-        ns[f"NM{r}"], ns[f"NS{r}"] = msg, source
-        emit(f"    ctx.err(path, NM{r}, {issue_code!r}, NS{r})")
-    if native is not None:
-        ns["NAT"] = native
-        emit("    NAT(V, obj, path, ctx)")
-    src = "def walk(obj, path, ctx):\n" + ("\n".join(code) if code else "    pass") + "\n"
-    exec(compile(src, f"<walk of a {td.name} shape>", "exec"), ns)
-    fn = ns["walk"]
+    w = _ShapeWriter(v)
+    w.obj(td, keys, "obj", "path", "", 0, sample)
+    src = "def walk(obj, path, ctx):\n" + ("\n".join(w.code) if w.code else "    pass") + "\n"
+    exec(compile(src, f"<walk of a {td.name} shape>", "exec"), w.ns)
+    fn = w.ns["walk"]
     fn.source = src  # for debugging and tests
     return fn
 
