@@ -1016,7 +1016,7 @@ class Validator:
             if kind == "fixed":
                 ok = any(_equal(x, ex) for x in vals for ex in expected)
             elif kind == "pattern":
-                ok = any(_pattern_match(x, ex) for x in vals for ex in expected)
+                ok = any(_pattern_fn(ex)(x) for x in vals for ex in expected)
             elif kind == "binding":
                 ok = False
                 undecided = False
@@ -1770,8 +1770,8 @@ class _PlanWriter:
                 emit(f"if {val} is not None and {test}:", ind)
                 emit(f"    ctx.err({px}, 'value must be exactly ' + {fxs} + ' (fixed), found ' + SHORT({val}), 'fixed', {eid})", ind)
             if pe.pattern is not NOVAL:
-                pat, pats = const("PAT", pe.pattern), const("PATS", _short(pe.pattern))
-                emit(f"if {val} is not None and not PM({val}, {pat}):", ind)
+                pat, pats = const("PAT", _pattern_fn(pe.pattern)), const("PATS", _short(pe.pattern))
+                emit(f"if {val} is not None and not {pat}({val}):", ind)
                 emit(f"    ctx.err({px}, 'value must match the pattern ' + {pats} + ', found ' + SHORT({val}), 'pattern', {eid})", ind)
             if pe.binding is not None:
                 emit(f"if {val} is not None:", ind)
@@ -2268,6 +2268,70 @@ def _pattern_match(v: Any, p: Any) -> bool:
                 return False
         return True
     return _equal(v, p)
+
+
+_PATTERN_FNS: dict[int, tuple[Any, Any]] = {}
+
+
+def _pattern_fn(p: Any) -> Any:
+    """A function ``f(v)`` equal to ``_pattern_match(v, p)``, for a pattern of a plan (kept alive
+    by the plan, so cached by identity)."""
+    hit = _PATTERN_FNS.get(id(p))
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    fn = _compile_pattern(p)
+    _PATTERN_FNS[id(p)] = (p, fn)
+    return fn
+
+
+def _compile_pattern(p: Any) -> Any:
+    tp = type(p)
+    if tp is dict:
+        if set(p) == {"coding"} and type(p["coding"]) is list and len(p["coding"]) == 1:
+            c = p["coding"][0]
+            if type(c) is dict and set(c) == {"system", "code"} and all(type(x) is str for x in c.values()):
+                system, code = c["system"], c["code"]
+
+                def codeable_concept(v: Any) -> bool:  # {"coding": [{"system": S, "code": C}]}
+                    if type(v) is not dict or "coding" not in v:
+                        return False
+                    cs = v["coding"]
+                    for x in cs if type(cs) is list else (cs,):
+                        if type(x) is dict and "system" in x and "code" in x and x["system"] == system and x["code"] == code:
+                            return True
+                    return False
+
+                return codeable_concept
+        subs = [(k, _compile_pattern(pv)) for k, pv in p.items()]
+
+        def obj(v: Any) -> bool:
+            if type(v) is not dict:
+                return False
+            for k, f in subs:
+                if k not in v or not f(v[k]):
+                    return False
+            return True
+
+        return obj
+    if tp is list:
+        items = [_compile_pattern(pi) for pi in p]
+
+        def arr(v: Any) -> bool:
+            vl = v if type(v) is list else [v]
+            for f in items:
+                for x in vl:
+                    if f(x):
+                        break
+                else:
+                    return False
+            return True
+
+        return arr
+    if tp is bool:
+        return lambda v: v is p
+    if tp is str:
+        return lambda v: v == p  # a bool is never equal to a str (_equal)
+    return lambda v: _equal(v, p)
 
 
 def _short(v: Any) -> str:
