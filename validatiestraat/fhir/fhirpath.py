@@ -14,7 +14,7 @@ import threading
 from decimal import Decimal
 from typing import Any, Callable
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _CACHE: dict[tuple[str, str], Any] = {}
 
 
@@ -199,7 +199,12 @@ def compile_fast(expression: str, version: str, type_path: str) -> Any:
             from fhirpathpy.parser import parse
 
             model = models["stu3" if version == "stu3" else "r4"]
-            tree = parse(expression)
+            ce = compile_expression(expression, version)
+            parsed = getattr(ce.fn, "parsedPath", None)
+            if ce.fn is None:
+                raise _NoCompile()
+            # the parse tree fhirpathpy made (unless the expression was wrapped in select())
+            tree = parsed if parsed is not None and not _THIS_AT_ROOT.search(expression) else parse(expression)
             root = tree["children"][0]
             c = _Compiler(model).compile(root, _NODES, type_path, (_NODES, type_path))
             body = c.fn

@@ -160,6 +160,7 @@ class Validator:
         self._lock = threading.RLock()
         self._fast_constraints: dict[tuple[str, tuple[str, str]], Any] = {}  # compiled FHIRPath (or False)
         self._shape_tables: dict[str, _ShapeTable] = {}  # pass 1: compiled walks per type (see _ShapeTable)
+        self._validations = 0  # how many validations this validator has done (see WARM_AFTER)
 
     # ------------------------------------------------------------------------------------------
     # public API
@@ -179,6 +180,7 @@ class Validator:
         try:
             return self._validate_inner(resource, profiles)
         finally:
+            self._validations += 1
             if gc_was_enabled:
                 gc.enable()
 
@@ -716,7 +718,7 @@ class Validator:
 
     def _plan_miss(self, pe: PElem, tcode: str) -> Any:
         n = pe.hits.get(tcode, 0) + 1
-        if n >= PLAN_THRESHOLD:
+        if n >= (PLAN_THRESHOLD if self._validations >= WARM_AFTER else COLD_THRESHOLD):
             f = pe.fns[tcode] = _compile_plan(self, pe, tcode)
             return f
         pe.hits[tcode] = n
@@ -1390,10 +1392,15 @@ class Validator:
 # in order and each one gets the inline test of its type. A value that fails its inline test goes
 # through Validator._walk_key, the same code the interpreted walk (_walk_generic) uses, so the
 # issues, their order and their locations are identical; only valid values take the short way.
-# A shape is compiled the SHAPE_THRESHOLD-th time it is met (single small resources stay
-# interpreted), at most SHAPE_CAP shapes per type and validator.
+# A shape is compiled the SHAPE_THRESHOLD-th time it is met, at most SHAPE_CAP shapes per type
+# and validator. Compiling costs ~10 µs per generated line (a resource shape: 1-2 ms), which a
+# single validation seldom earns back: during a validator's first WARM_AFTER validations only
+# shapes met COLD_THRESHOLD times are compiled (so a one-off validation of a 500-entry Bundle
+# compiles only the small datatype shapes it meets hundreds of times), after that SHAPE_THRESHOLD.
 
-SHAPE_THRESHOLD = 2
+SHAPE_THRESHOLD = 8
+COLD_THRESHOLD = 48
+WARM_AFTER = 2
 SHAPE_CAP = 512
 _SEEN_CAP = 4096
 _INT_RANGES = {
@@ -1420,7 +1427,7 @@ class _ShapeTable:
         def miss(obj: dict[str, Any]) -> Any:
             key = tuple(obj)
             n = seen.get(key, 0) + 1
-            if n >= SHAPE_THRESHOLD and len(fns) < SHAPE_CAP:
+            if n >= (SHAPE_THRESHOLD if v._validations >= WARM_AFTER else COLD_THRESHOLD) and len(fns) < SHAPE_CAP:
                 seen.pop(key, None)
                 fn = fns[key] = _compile_shape(v, td, key, obj)
                 return fn
@@ -1433,6 +1440,24 @@ class _ShapeTable:
         self.seen = seen
         self.miss = miss
         self.generic = generic
+
+
+_CODE: dict[str, Any] = {}
+_CODE_LOCK = threading.Lock()
+
+
+def _code(src: str, filename: str) -> Any:
+    """The code object of generated source. The constants a generated function uses are names
+    bound in its own namespace, so equal source (the same shape in another validator, slices of
+    the same structure) is compiled once."""
+    code = _CODE.get(src)
+    if code is None:
+        code = compile(src, filename, "exec")
+        with _CODE_LOCK:
+            if len(_CODE) >= 4096:
+                _CODE.clear()
+            _CODE[src] = code
+    return code
 
 
 def _native_for_shape(name: str, keys: tuple[str, ...]) -> tuple[list[tuple[str, str, str]], Any]:
@@ -1677,7 +1702,7 @@ def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...], sample: Any
     w = _ShapeWriter(v)
     w.obj(td, keys, "obj", "path", "", 0, sample)
     src = "def walk(obj, path, ctx):\n" + ("\n".join(w.code) if w.code else "    pass") + "\n"
-    exec(compile(src, f"<walk of a {td.name} shape>", "exec"), w.ns)
+    exec(_code(src, f"<walk of a {td.name} shape>"), w.ns)
     fn = w.ns["walk"]
     fn.source = src  # for debugging and tests
     return fn
@@ -1692,9 +1717,10 @@ def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...], sample: Any
 # compiled checks) and the constant parts of every message precomputed. Anything less common
 # (bindings, type profiles, targets, FHIRPath constraints, repeating or sliced children) calls
 # the same methods the interpreted check calls, so issues, order and locations are identical. An
-# element is compiled the PLAN_THRESHOLD-th time it is checked.
+# element is compiled the PLAN_THRESHOLD-th time it is checked (COLD_THRESHOLD-th during the
+# validator's first WARM_AFTER validations, as for shapes).
 
-PLAN_THRESHOLD = 2
+PLAN_THRESHOLD = 8
 _INLINE_DEPTH = 6  # plan levels written into one function
 _INLINE_LINES = 1500  # beyond this size, children are called instead of written out
 
@@ -2066,7 +2092,7 @@ def _compile_plan(v: Validator, pe: PElem, tcode: str) -> Any:
     if not w.code:
         w.code.append("    pass")
     src = "def check(value, ext, path, ctx):\n" + "\n".join(w.code) + "\n"
-    exec(compile(src, f"<check of {pe.eid} as {tcode}>", "exec"), w.ns)
+    exec(_code(src, f"<check of {pe.eid} as {tcode}>"), w.ns)
     fn = w.ns["check"]
     fn.source = src  # for debugging and tests
     return fn
