@@ -82,6 +82,10 @@ class _Unknown(Exception):
     """A slice discriminator cannot be evaluated (e.g. an unresolvable reference)."""
 
 
+_NONE_CONTAINED: dict[str, Any] = {}  # shared and never written (see Frame)
+_NO_LOCAL_REFS: frozenset[str] = frozenset()
+
+
 class Frame:
     """A resource inside the validated instance (the root, a Bundle entry or a contained one)."""
 
@@ -95,8 +99,8 @@ class Frame:
         self.parent = parent
         self.is_contained = is_contained
         self.bundle: Frame | None = None  # the Bundle frame this resource is an entry of
-        self.contained: dict[str, Frame] = {}
-        self.local_refs: set[str] = set()
+        self.contained: dict[str, Frame] = _NONE_CONTAINED  # replaced by a dict of its own when written
+        self.local_refs: set[str] = _NO_LOCAL_REFS  # likewise
         self.index: dict[str, Frame] | None = None  # Bundle frames: fullUrl -> entry
         self.typeid: dict[str, Frame] | None = None  # Bundle frames: "Type/id" -> entry
         self.base_url: str | None = None  # entries: the fullUrl without "Type/id" (for relative references)
@@ -110,7 +114,7 @@ class Frame:
 
 
 class _Ctx:
-    __slots__ = ("issues", "profile", "refs", "exts", "frames", "cur", "root", "noted", "silent", "conf_cache", "depth", "resolved")
+    __slots__ = ("issues", "profile", "refs", "exts", "frames", "by_res", "cur", "root", "noted", "silent", "conf_cache", "depth", "resolved")
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
@@ -118,6 +122,7 @@ class _Ctx:
         self.refs: list[tuple[str, dict[str, Any], tuple[str, ...] | None, Frame]] = []
         self.exts: list[tuple[dict[str, Any], str, Frame, bool]] = []
         self.frames: list[Frame] = []
+        self.by_res: dict[int, Frame] = {}  # id(resource dict) -> its first frame
         self.cur: Frame | None = None
         self.root: Frame | None = None
         self.noted: set[Any] = set()
@@ -229,6 +234,7 @@ class Validator:
         if parent is not None and not contained:
             frame.bundle = parent if parent.rt == "Bundle" else parent.bundle
         ctx.frames.append(frame)
+        ctx.by_res.setdefault(id(res), frame)
         prev = ctx.cur
         ctx.cur = frame
         self._walk(res, td, path, ctx)
@@ -486,12 +492,13 @@ class Validator:
                 ctx.err(p, "a contained resource must not have narrative", "invariant", "dom-1")
             cid = c.get("id")
             if type(cid) is str:
+                if frame.contained is _NONE_CONTAINED:
+                    frame.contained = {}
                 if cid in frame.contained:
                     ctx.err(p, f"duplicate contained id {cid!r}", "invariant")
-                for f in ctx.frames:
-                    if f.res is c:
-                        frame.contained[cid] = f
-                        break
+                f = ctx.by_res.get(id(c))  # the first frame of that object
+                if f is not None:
+                    frame.contained[cid] = f
             else:
                 ctx.err(p, "a contained resource must have an id", "invariant", "dom-3")
 
@@ -508,47 +515,56 @@ class Validator:
             return
         by_res = {id(f.res): f for f in ctx.frames if f.bundle is frame}
         r4 = self.version == "r4"
-        for i, e in enumerate(entries):
+        search_bad = btype != "searchset"
+        req_ok = btype in ("batch", "transaction", "history")
+        resp_ok = btype in ("batch-response", "transaction-response") or (r4 and btype == "history")
+        abs_tail = _RE_ABS_TAIL.search
+        i = -1
+        for e in entries:
+            i += 1
             if type(e) is not dict:
                 continue
-            p = (path, "entry", i)
-            if "search" in e and btype != "searchset":
-                ctx.err((p, "search"), "entry.search is only allowed in a searchset Bundle", "invariant", "bdl-2")
-            req_ok = btype in ("batch", "transaction", "history")
-            if "request" in e and not req_ok:
-                ctx.err((p, "request"), "entry.request is only allowed in batch, transaction and history Bundles", "invariant", "bdl-3")
-            elif r4 and req_ok and "request" not in e:
-                ctx.err(p, "entry.request is required in batch, transaction and history Bundles", "invariant", "bdl-3")
-            resp_ok = btype in ("batch-response", "transaction-response") or (r4 and btype == "history")
-            if "response" in e and not resp_ok:
-                ctx.err((p, "response"), "entry.response is only allowed in batch-response and transaction-response Bundles", "invariant", "bdl-4")
-            elif r4 and resp_ok and "response" not in e:
-                ctx.err(p, "entry.response is required in batch-response, transaction-response and history Bundles", "invariant", "bdl-4")
-            if not ("resource" in e or "request" in e or "response" in e):
-                ctx.err(p, "an entry must have a resource, a request or a response", "invariant", "bdl-5")
+            if search_bad and "search" in e:
+                ctx.err(((path, "entry", i), "search"), "entry.search is only allowed in a searchset Bundle", "invariant", "bdl-2")
+            if "request" in e:
+                if not req_ok:
+                    ctx.err(((path, "entry", i), "request"), "entry.request is only allowed in batch, transaction and history Bundles", "invariant", "bdl-3")
+            elif r4 and req_ok:
+                ctx.err((path, "entry", i), "entry.request is required in batch, transaction and history Bundles", "invariant", "bdl-3")
+            if "response" in e:
+                if not resp_ok:
+                    ctx.err(((path, "entry", i), "response"), "entry.response is only allowed in batch-response and transaction-response Bundles", "invariant", "bdl-4")
+            elif r4 and resp_ok:
+                ctx.err((path, "entry", i), "entry.response is required in batch-response, transaction-response and history Bundles", "invariant", "bdl-4")
             r = e.get("resource")
+            if r is None and not ("request" in e or "response" in e or "resource" in e):
+                ctx.err((path, "entry", i), "an entry must have a resource, a request or a response", "invariant", "bdl-5")
             f = by_res.get(id(r)) if type(r) is dict else None
             fu = e.get("fullUrl")
             if type(fu) is str:
                 if r4 and "/_history/" in fu:
-                    ctx.err((p, "fullUrl"), "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
+                    ctx.err(((path, "entry", i), "fullUrl"), "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
                 if f is not None:
                     other = index.get(fu)
                     if other is not None:
                         v1 = _version_id(other.res)
                         v2 = _version_id(f.res)
                         if v1 is None or v1 == v2:
-                            ctx.err((p, "fullUrl"), f"fullUrl {fu!r} is not unique in the Bundle (also {_ps(other.path)})", "invariant", "bdl-7")
+                            ctx.err(((path, "entry", i), "fullUrl"), f"fullUrl {fu!r} is not unique in the Bundle (also {_ps(other.path)})", "invariant", "bdl-7")
                     else:
                         index[fu] = f
-                    m = _RE_ABS_TAIL.search(fu)
+                    m = abs_tail(fu)
+                    rid = f.res.get("id")
                     if m is not None:
                         f.base_url = fu[: m.start() + 1]
-                    if m is not None and m.group(1) != f.rt:
-                        ctx.err((p, "fullUrl"), f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
-                    rid = f.res.get("id")
-                    if m is not None and type(rid) is str and m.group(2) != rid:
-                        ctx.err((p, "fullUrl"), f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
+                        mtype, mid = m.group(1, 2)
+                        if mtype != f.rt:
+                            ctx.err(((path, "entry", i), "fullUrl"), f"fullUrl {fu!r} does not match the resource type {f.rt}", "invariant")
+                        if type(rid) is str and mid != rid:
+                            ctx.err(((path, "entry", i), "fullUrl"), f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
+                    if type(rid) is str:
+                        typeid.setdefault(f"{f.rt}/{rid}", f)
+                    continue
             if f is not None:
                 rid = f.res.get("id")
                 if type(rid) is str:
@@ -612,7 +628,10 @@ class Validator:
                         ctx.err((p, "reference"), f"reference to {rtype} is not allowed here (allowed: {', '.join(sorted(targets))})", "reference")
                     continue
             else:  # #id: a contained resource
-                frame.container.local_refs.add(ref[1:])
+                cont = frame.container
+                if cont.local_refs is _NO_LOCAL_REFS:
+                    cont.local_refs = set()
+                cont.local_refs.add(ref[1:])
                 target = self._resolve(ref, frame)
                 resolved[id(item)] = target
                 if target is None:
@@ -662,10 +681,12 @@ class Validator:
         root = ctx.root
         extra_types: dict[str, str | None] = {u: self.compiler.type_of(u) for u in extra}
         for frame in list(ctx.frames):
-            urls: list[str] = []
             meta = frame.res.get("meta")
-            if type(meta) is dict and type(meta.get("profile")) is list:
-                urls.extend(u for u in meta["profile"] if type(u) is str)
+            if type(meta) is dict:
+                prof = meta.get("profile")
+                urls: list[str] = [u for u in prof if type(u) is str] if type(prof) is list else []
+            else:
+                urls = []
             for u in extra:
                 t = extra_types.get(u)
                 if frame is root or (t is not None and t == frame.rt and not frame.is_contained):
@@ -1160,7 +1181,7 @@ class Validator:
         hit = ctx.conf_cache.get(key)
         if hit is not None:
             return hit
-        frame = next((f for f in ctx.frames if f.res is res), None)
+        frame = ctx.by_res.get(id(res))  # the first frame of that object
 
         def run() -> None:
             prev = ctx.cur
