@@ -1536,13 +1536,13 @@ def _quick_expr(var: str, ent: list[Any], w: "_ShapeWriter", single: bool) -> st
     if enum is not None:
         en = f" and {var} in {w.const('EN', enum)}"
     if qkind == Q_STR:
-        e = f"type({var}) is str and {var} != '' and {var}.isprintable() and len({var}) < 1048576"
+        e = f"type({var}) is str and {var}.isprintable() and 0 < len({var}) < 1048576"
         return e if single else e + en
     if qkind == Q_RE:
         if tcode in ("uri", "url", "canonical"):
             # printable and no " ": no whitespace at all (every other whitespace character is not
             # printable; tests/fhir/test_compiled.py checks that for all of Unicode)
-            return f"type({var}) is str and {var} != '' and {var}.isprintable() and ' ' not in {var}" + en
+            return f"type({var}) is str and {var}.isprintable() and ' ' not in {var} and {var} != ''" + en
         if tcode == "code":
             return (f"type({var}) is str and {var} != '' and {var}.isprintable() and {var}[0] != ' ' "
                     f"and {var}[-1] != ' ' and '  ' not in {var}" + en)
@@ -1652,8 +1652,7 @@ class _ShapeWriter:
                     book = [f"eu{u} = {{o}}.get('url')", f"if type(eu{u}) is str and ctx.cur is not None:",
                             f"    ctx.exts.append(({{o}}, {{p}}, ctx.cur, {mod}))"]
                 if mode in (2, 12):
-                    emit(f"if type({val}) is dict and (len({val}) > 1 or ({val} and 'id' not in {val})):", ind)
-                    self.child(sub, s, m, val, f"({px}, {k})", book, ind + "    ", depth, sval)
+                    self.child(sub, s, m, val, f"({px}, {k})", book, ind, depth, sval, slow)
                 else:
                     it, i = f"it{u}", f"i{u}"
                     sit = None
@@ -1663,20 +1662,15 @@ class _ShapeWriter:
                     emit(f"if type({val}) is list and {val}:", ind)
                     emit(f"    {i} = 0", ind)
                     emit(f"    for {it} in {val}:", ind)
-                    emit(f"        if type({it}) is dict and (len({it}) > 1 or ({it} and 'id' not in {it})):", ind)
-                    self.child(sub, s, m, it, f"({px}, {k}, {i})", book, ind + "            ", depth, sit)
-                    emit("        else:", ind)
-                    emit(f"            ITEM({it}, {subn}, {tc}, {ed}, ({px}, {k}, {i}), ctx)", ind)
+                    self.child(sub, s, m, it, f"({px}, {k}, {i})", book, ind + "        ", depth, sit,
+                               f"ITEM({it}, {subn}, {tc}, {ed}, ({px}, {k}, {i}), ctx)")
                     emit(f"        {i} += 1", ind)
-                emit("else:", ind)
-                emit(f"    {slow}", ind)
+                    emit("else:", ind)
+                    emit(f"    {slow}", ind)
             elif ent[2] == K_PEXT and not ent[4]:  # "_x" of a single primitive
                 t = v._table(v._element_td)
                 s, m, kp = const("S", t.fns), const("M", t.miss), const("KP", key[1:])
-                emit(f"if type({val}) is dict and {val}:", ind)
-                self.child(v._element_td, s, m, val, f"({px}, {kp})", [], ind + "    ", depth, sval)
-                emit("else:", ind)
-                emit(f"    {slow}", ind)
+                self.child(v._element_td, s, m, val, f"({px}, {kp})", [], ind, depth, sval, slow, nonempty=True)
             elif ent[2] == K_RESOURCE and not ent[4]:  # Bundle.entry.resource, Parameters.parameter.resource
                 fu = "None"
                 if td.name == "BundleEntry" and "fullUrl" in keyset:
@@ -1700,22 +1694,29 @@ class _ShapeWriter:
         if native is not None:
             emit(f"{const('NAT', native)}(V, {o}, {px}, ctx)", ind)
 
-    def child(self, sub: TypeDef, s: str, m: str, o: str, px: str, book: list[str], ind: str, depth: int, sample: Any) -> None:
-        """A child object with content: inline when its sample shape is known, else its own walk."""
+    def child(self, sub: TypeDef, s: str, m: str, o: str, px: str, book: list[str], ind: str, depth: int,
+              sample: Any, otherwise: str, nonempty: bool = False) -> None:
+        """A value that should be an object with content: written out inline when it has the shape
+        its sample had, else its own compiled walk; ``otherwise`` (the interpreted code) when it is
+        not an object with content. ``nonempty``: any non-empty object has content (``_x``)."""
+        emit = self.emit
+        content = f"type({o}) is dict and {o}" if nonempty else f"type({o}) is dict and (len({o}) > 1 or ({o} and 'id' not in {o}))"
         if (type(sample) is dict and (len(sample) > 1 or (sample and "id" not in sample))
                 and depth < _INLINE_SHAPE_DEPTH and len(self.code) < _INLINE_SHAPE_LINES):
             shape = tuple(sample)
             sh = self.const("SH", shape)
-            self.emit(f"if tuple({o}) == {sh}:", ind)
+            emit(f"if type({o}) is dict and tuple({o}) == {sh}:", ind)  # (such a shape has content)
             self.obj(sub, shape, o, px, ind + "    ", depth + 1, sample)
-            self.emit("else:", ind)
-            self.emit(f"    ({s}.get(tuple({o})) or {m}({o}))({o}, {px}, ctx)", ind)
             for line in book:
-                self.emit(line.format(o=o, p=px), ind)
-            return
-        self.emit(f"({s}.get(tuple({o})) or {m}({o}))({o}, {px}, ctx)", ind)
+                emit("    " + line.format(o=o, p=px), ind)
+            emit(f"elif {content}:", ind)
+        else:
+            emit(f"if {content}:", ind)
+        emit(f"    ({s}.get(tuple({o})) or {m}({o}))({o}, {px}, ctx)", ind)
         for line in book:
-            self.emit(line.format(o=o, p=px), ind)
+            emit("    " + line.format(o=o, p=px), ind)
+        emit("else:", ind)
+        emit(f"    {otherwise}", ind)
 
 
 def _compile_shape(v: Validator, td: TypeDef, keys: tuple[str, ...], sample: Any = None) -> Any:
