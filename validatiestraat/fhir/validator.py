@@ -1524,29 +1524,79 @@ def _native_for_shape(name: str, keys: tuple[str, ...]) -> tuple[list[tuple[str,
     return [], _NATIVE.get(name)
 
 
+def _string_test(test: Any) -> tuple[set[str], Any]:
+    """(known, check) for a test of string values: ``known`` holds strings that passed (most values
+    of a Bundle repeat: systems, codes, units, display texts, dates), ``check(s)`` runs the test
+    and remembers a short string that passes. ``s in known or check(s)`` equals ``test(s)``."""
+    known: set[str] = set()
+
+    def check(s: str) -> bool:
+        if not test(s):
+            return False
+        if len(s) <= 200:
+            if len(known) >= 20000:
+                known.clear()
+            known.add(s)
+        return True
+
+    return known, check
+
+
+def _uri_ok(s: str) -> bool:
+    # printable and no " ": no whitespace at all (every other whitespace character is not
+    # printable; tests/fhir/test_compiled.py checks that for all of Unicode)
+    return s.isprintable() and " " not in s and s != ""
+
+
+def _code_ok(s: str) -> bool:
+    # printable (so the only whitespace is " "), no leading, trailing or double spaces
+    return s != "" and s.isprintable() and s[0] != " " and s[-1] != " " and "  " not in s
+
+
+def _string_ok(s: str) -> bool:
+    return s.isprintable() and 0 < len(s) < 1048576
+
+
+_STRING_TESTS: dict[Any, tuple[set[str], Any]] = {}  # test (function or regex) -> (known, check)
+
+
+def _cached_test(key: Any, test: Any) -> tuple[set[str], Any]:
+    hit = _STRING_TESTS.get(key)
+    if hit is None:
+        hit = _STRING_TESTS[key] = _string_test(test)
+    return hit
+
+
 def _quick_expr(var: str, ent: list[Any], w: "_ShapeWriter", single: bool) -> str:
     """A Python expression that is true only for a valid value ``var`` of the primitive of ``ent``.
 
     For a single primitive it accepts exactly what the interpreted walk accepts without a closer
     look (``single``: like _walk_generic, no enum test after the string, boolean and decimal tests);
-    for an item of a repeating primitive, a subset of what its checker accepts.
+    for an item of a repeating primitive, a subset of what its checker accepts. Strings are tested
+    through _string_test (ids, unique by nature, by their regex only).
     """
     qkind, enum, tcode = ent[6], ent[5], ent[1]
     en = ""
     if enum is not None:
         en = f" and {var} in {w.const('EN', enum)}"
+
+    def cached(test: Any) -> str:
+        known, check = _cached_test(test, test)
+        return f"type({var}) is str and ({var} in {w.const('OK', known)} or {w.const('CK', check)}({var}))"
+
     if qkind == Q_STR:
-        e = f"type({var}) is str and {var}.isprintable() and 0 < len({var}) < 1048576"
+        e = cached(_string_ok)
         return e if single else e + en
     if qkind == Q_RE:
         if tcode in ("uri", "url", "canonical"):
-            # printable and no " ": no whitespace at all (every other whitespace character is not
-            # printable; tests/fhir/test_compiled.py checks that for all of Unicode)
-            return f"type({var}) is str and {var}.isprintable() and ' ' not in {var} and {var} != ''" + en
+            return cached(_uri_ok) + en
         if tcode == "code":
-            return (f"type({var}) is str and {var} != '' and {var}.isprintable() and {var}[0] != ' ' "
-                    f"and {var}[-1] != ' ' and '  ' not in {var}" + en)
-        return f"type({var}) is str and {w.const('Q', ent[7])}({var}) is not None" + en
+            return cached(_code_ok) + en
+        if tcode == "id":
+            return f"type({var}) is str and {w.const('Q', ent[7])}({var}) is not None" + en
+        rx = ent[7]
+        known, check = _cached_test(rx, lambda s, rx=rx: rx(s) is not None)
+        return f"type({var}) is str and ({var} in {w.const('OK', known)} or {w.const('CK', check)}({var}))" + en
     if qkind == Q_BOOL:
         e = f"({var} is True or {var} is False)"
         return e if single else e + en
