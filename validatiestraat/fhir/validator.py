@@ -1609,7 +1609,7 @@ def _quick_expr(var: str, ent: list[Any], w: "_ShapeWriter", single: bool) -> st
     return f"{w.const('C', ent[3])}({var}) is None" + en
 
 
-_INLINE_SHAPE_DEPTH = 3  # levels of child objects written into one walk (when their shape was seen)
+_INLINE_SHAPE_DEPTH = 2  # levels of child objects written into one walk (when their shape was seen)
 _INLINE_SHAPE_LINES = 600
 
 
