@@ -73,7 +73,7 @@ class PElem:
         "single", "target_info", "walk_items",
         # the validator's compiled checks of this element, per type code, and how often it was
         # checked before it was compiled (see validator._compile_plan)
-        "fns", "hits", "choice_index",
+        "fns", "hits", "choice_index", "matcher",
     )
 
     def __init__(self, eid: str, name: str, bdef: ElemDef | None, profile: str):
@@ -121,6 +121,7 @@ class PElem:
         self.fns: dict[str, Any] = {}
         self.hits: dict[str, int] = {}
         self.choice_index: dict[str, int] | None = None  # JSON key -> index in gkeys (choice elements)
+        self.matcher: Any = None  # the validator's compiled slice discriminator tests (slices)
 
     def clone(self, profile: str | None = None) -> "PElem":
         c = PElem.__new__(PElem)

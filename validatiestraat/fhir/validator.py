@@ -1023,41 +1023,69 @@ class Validator:
                 last = max(last, order[a])
 
     def _match(self, it: tuple[Any, Any, str, str], spe: PElem, ctx: _Ctx) -> bool | None:
+        """Whether an item is in a slice: True, False, or None (a discriminator could not be resolved)."""
+        m = spe.matcher
+        if m is None:
+            m = spe.matcher = self._slice_matcher(spe)
+        return m(it[0], it[1], it[2], ctx)
+
+    def _slice_matcher(self, spe: PElem) -> Any:
+        """``m(value, ext, tcode, ctx)`` for _match: the slice's discriminator tests, each decided once."""
         tests = spe.disc
-        v, e, tcode, ipath = it
         if tests is None:
-            return self._conforms_elem(v, e, tcode, spe, ctx)
-        for kind, segs, expected in tests:
-            if kind == "type" and not segs:
-                if not (tcode in expected or any(self.base.specializes(tcode, x) for x in expected)):
-                    return False
-                continue
-            try:
-                vals = self._navigate(v, e, segs, ctx)
-            except _Unknown:
-                return None
-            if kind == "fixed":
-                ok = any(_equal(x, ex) for x in vals for ex in expected)
-            elif kind == "pattern":
-                ok = any(_pattern_fn(ex)(x) for x in vals for ex in expected)
-            elif kind == "binding":
-                ok = False
+            conforms = self._conforms_elem
+
+            def by_conformance(v: Any, e: Any, tcode: str, ctx: _Ctx) -> bool | None:
+                return conforms(v, e, tcode, spe, ctx)
+
+            return by_conformance
+        steps = [self._disc_test(kind, segs, expected) for kind, segs, expected in tests]
+
+        def match(v: Any, e: Any, tcode: str, ctx: _Ctx) -> bool | None:
+            for step in steps:
+                r = step(v, e, tcode, ctx)
+                if r is not True:
+                    return r
+            return True
+
+        return match
+
+    def _disc_test(self, kind: str, segs: list[str], expected: Any) -> Any:
+        """One discriminator test of _slice_matcher: True, False or None (undecided)."""
+        if kind == "type" and not segs:
+            specializes = self.base.specializes
+
+            def type_test(v: Any, e: Any, tcode: str, ctx: _Ctx) -> bool | None:
+                return tcode in expected or any(specializes(tcode, x) for x in expected)
+
+            return type_test
+        navigate = self._navigate
+        if kind == "fixed" and all(type(x) is str for x in expected):
+            values = frozenset(expected)  # _equal(x, a str) is x == that str, for strings only
+            test: Any = lambda vals, e, tcode, ctx: any(type(x) is str and x in values for x in vals)  # noqa: E731
+        elif kind == "fixed":
+            test = lambda vals, e, tcode, ctx: any(_equal(x, ex) for x in vals for ex in expected)  # noqa: E731
+        elif kind == "pattern":
+            fns = [_pattern_fn(ex) for ex in expected]
+            test = lambda vals, e, tcode, ctx: any(f(x) for x in vals for f in fns)  # noqa: E731
+        elif kind == "binding":
+            in_value_set = self._in_value_set
+
+            def test(vals: list[Any], e: Any, tcode: str, ctx: _Ctx) -> bool | None:
                 undecided = False
                 for x in vals:
-                    r = self._in_value_set(x, expected)
+                    r = in_value_set(x, expected)
                     if r == VALID:
-                        ok = True
-                        break
+                        return True
                     if r == UNKNOWN:
                         undecided = True
-                if not ok and undecided:
-                    return None
-            elif kind == "exists":
-                ok = bool(vals) == expected
-            elif kind == "type":
-                ok = any(type(x) is dict and x.get("resourceType") in expected for x in vals)
-            elif kind == "profile":
-                ok = False
+                return None if undecided else False
+        elif kind == "exists":
+            test = lambda vals, e, tcode, ctx: bool(vals) == expected  # noqa: E731
+        elif kind == "type":
+            test = lambda vals, e, tcode, ctx: any(type(x) is dict and x.get("resourceType") in expected for x in vals)  # noqa: E731
+        elif kind == "profile":
+            def test(vals: list[Any], e: Any, tcode: str, ctx: _Ctx) -> bool | None:
                 for x in vals:
                     for url in expected:
                         if type(x) is dict and "resourceType" in x:
@@ -1065,15 +1093,24 @@ class Validator:
                         else:
                             r = self._conforms_profile(x, e, tcode, url, ctx)
                         if r:
-                            ok = True
-                            break
-                    if ok:
-                        break
-            else:  # pragma: no cover
-                ok = False
-            if not ok:
+                            return True
                 return False
-        return True
+        else:  # pragma: no cover
+            return lambda v, e, tcode, ctx: False
+        if not segs:
+            def direct(v: Any, e: Any, tcode: str, ctx: _Ctx) -> bool | None:
+                return test([v] if v is not None else [], e, tcode, ctx)
+
+            return direct
+
+        def navigated(v: Any, e: Any, tcode: str, ctx: _Ctx) -> bool | None:
+            try:
+                vals = navigate(v, e, segs, ctx)
+            except _Unknown:
+                return None
+            return test(vals, e, tcode, ctx)
+
+        return navigated
 
     def _navigate(self, v: Any, e: Any, segs: list[str], ctx: _Ctx) -> list[Any]:
         if not segs:
