@@ -114,7 +114,7 @@ class Frame:
 
 
 class _Ctx:
-    __slots__ = ("issues", "profile", "refs", "exts", "frames", "by_res", "cur", "root", "noted", "silent", "conf_cache", "depth", "resolved")
+    __slots__ = ("issues", "profile", "refs", "exts", "frames", "by_res", "cur", "root", "noted", "silent", "conf_cache", "depth", "resolved", "targets_ok")
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
@@ -130,6 +130,7 @@ class _Ctx:
         self.conf_cache: dict[tuple[int, str], bool] = {}
         self.depth = 0
         self.resolved: dict[int, Frame | None] = {}  # id(Reference dict) -> target (pass 2)
+        self.targets_ok: set[tuple[Frame, Any]] = set()  # (target, plan element) found to conform
 
     def err(self, path: Path, msg: str, code: str, source: str | None = None) -> None:
         self.issues.append(Issue(ERROR, _ps(path), msg, self.profile, source, code))
@@ -1291,11 +1292,13 @@ class Validator:
 
     def _check_target(self, value: dict[str, Any], ref: str, pe: PElem, allowed_types: frozenset[str], path: Path, ctx: _Ctx) -> None:
         """_check_targets once the allowed types are known (compiled checks call it directly)."""
-        targets = pe.targets or []
-        types = pe.target_types or {}
         f = ctx.resolved.get(id(value), _UNRESOLVED)
         if f is _UNRESOLVED:
             f = self._resolve(ref, ctx.cur)  # type: ignore[arg-type]
+        if f is not None and (f, pe) in ctx.targets_ok:
+            return  # this target was already found to conform here
+        targets = pe.targets or []
+        types = pe.target_types or {}
         rtype = f.rt if f is not None else None
         if rtype is None:
             m = _RE_RELATIVE.fullmatch(ref) or _RE_ABS_TAIL.search(ref)
@@ -1313,6 +1316,7 @@ class Validator:
             info = pe.target_info[rtype] = (cands, any(t.startswith(CORE_SD) for t in cands))
         candidates, core_ok = info
         if core_ok:
+            ctx.targets_ok.add((f, pe))
             return
         res = f.res
         meta = res.get("meta")
@@ -1320,9 +1324,9 @@ class Validator:
         for t in candidates:
             if self.compiler.get(t) is None:
                 return  # cannot check an unavailable target profile
-            if type(claimed) is list and t in claimed:
-                return  # _conforms_resource: it claims the profile (and is validated against it)
-            if self._conforms_resource(res, t, ctx):
+            if (type(claimed) is list and t in claimed) or self._conforms_resource(res, t, ctx):
+                # (claimed: _conforms_resource's first test; it is validated against it on its own)
+                ctx.targets_ok.add((f, pe))
                 return
         ctx.err((path, "reference"), f"the referenced {rtype} ({_ps(f.path)}) does not conform to {' or '.join(candidates)}", "reference", pe.eid)
 
