@@ -102,7 +102,7 @@ class Frame:
         self.contained: dict[str, Frame] = _NONE_CONTAINED  # replaced by a dict of its own when written
         self.local_refs: set[str] = _NO_LOCAL_REFS  # likewise
         self.index: dict[str, Frame] | None = None  # Bundle frames: fullUrl -> entry
-        self.typeid: dict[str, Frame] | None = None  # Bundle frames: "Type/id" -> entry
+        self.typeid: dict[tuple[str, str], Frame] | None = None  # Bundle frames: (type, id) -> entry
         self.base_url: str | None = None  # entries: the fullUrl without "Type/id" (for relative references)
 
     @property
@@ -167,6 +167,7 @@ class Validator:
         self._fast_constraints: dict[tuple[str, tuple[str, str]], Any] = {}  # compiled FHIRPath (or False)
         self._shape_tables: dict[str, _ShapeTable] = {}  # pass 1: compiled walks per type (see _ShapeTable)
         self._validations = 0  # how many validations this validator has done (see WARM_AFTER)
+        self._resource_tds: dict[str, TypeDef] = {}
 
     # ------------------------------------------------------------------------------------------
     # public API
@@ -227,7 +228,11 @@ class Validator:
         if type(rt) is not str:
             ctx.err(path, "resource has no resourceType", "resource-type")
             return None
-        td = self.base.get(rt) if rt in self.base.resource_types else None
+        td = self._resource_tds.get(rt)
+        if td is None:
+            td = self.base.get(rt) if rt in self.base.resource_types else None
+            if td is not None:
+                self._resource_tds[rt] = td
         if td is None:
             ctx.err(path, f"unknown resourceType {rt!r} (FHIR {self.base.fhir_version})", "resource-type")
             return None
@@ -238,7 +243,8 @@ class Validator:
         ctx.by_res.setdefault(id(res), frame)
         prev = ctx.cur
         ctx.cur = frame
-        self._walk(res, td, path, ctx)
+        t = self._shape_tables.get(rt) or self._table(td)
+        (t.fns.get(tuple(res)) or t.miss(res))(res, path, ctx)
         if "contained" in res:
             self._contained_rules(res, frame, path, ctx)
         if rt == "Bundle":
@@ -509,7 +515,7 @@ class Validator:
         if "total" in res and btype not in ("searchset", "history"):
             ctx.err((path, "total"), "total is only allowed in a searchset or history Bundle", "invariant", "bdl-1")
         index: dict[str, Frame] = {}
-        typeid: dict[str, Frame] = {}
+        typeid: dict[tuple[str, str], Frame] = {}
         frame.index = index
         frame.typeid = typeid
         if type(entries) is not list:
@@ -564,12 +570,12 @@ class Validator:
                         if type(rid) is str and mid != rid:
                             ctx.err(((path, "entry", i), "fullUrl"), f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
                     if type(rid) is str:
-                        typeid.setdefault(f"{f.rt}/{rid}", f)
+                        typeid.setdefault((f.rt, rid), f)
                     continue
             if f is not None:
                 rid = f.res.get("id")
                 if type(rid) is str:
-                    typeid.setdefault(f"{f.rt}/{rid}", f)
+                    typeid.setdefault((f.rt, rid), f)
 
     # ------------------------------------------------------------------------------------------
     # pass 2: references
@@ -594,7 +600,7 @@ class Validator:
                 return hit
         m = _RE_RELATIVE.fullmatch(ref)
         if m is not None and bundle.typeid is not None:
-            return bundle.typeid.get(f"{m.group(1)}/{m.group(2)}")
+            return bundle.typeid.get(m.group(1, 2))
         return None
 
     def _resolve_refs(self, ctx: _Ctx) -> None:
