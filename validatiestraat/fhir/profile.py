@@ -73,7 +73,7 @@ class PElem:
         "single", "target_info", "walk_items",
         # the validator's compiled checks of this element, per type code, and how often it was
         # checked before it was compiled (see validator._compile_plan)
-        "fns", "hits", "choice_index", "matcher",
+        "fns", "hits", "choice_index", "matcher", "hybrid",
     )
 
     def __init__(self, eid: str, name: str, bdef: ElemDef | None, profile: str):
@@ -122,6 +122,7 @@ class PElem:
         self.hits: dict[str, int] = {}
         self.choice_index: dict[str, int] | None = None  # JSON key -> index in gkeys (choice elements)
         self.matcher: Any = None  # the validator's compiled slice discriminator tests (slices)
+        self.hybrid: Any = NOVAL  # the validator's slice lookup for mixed discriminators (see _hybrid_slices)
 
     def clone(self, profile: str | None = None) -> "PElem":
         c = PElem.__new__(PElem)

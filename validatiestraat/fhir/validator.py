@@ -973,6 +973,37 @@ class Validator:
                                 continue
                         elif cc is None:
                             continue
+            hybrid = pe.hybrid
+            if hybrid is NOVAL:
+                hybrid = pe.hybrid = _hybrid_slices(pe) if fast is None else None
+            if hybrid is not None:
+                # slices told apart by one coding (looked up) and others (tested in slice order)
+                pat_index, names, others = hybrid
+                best = _NO_SLICE
+                v = it[0]
+                if type(v) is dict and "coding" in v:
+                    cs = v["coding"]
+                    for x in cs if type(cs) is list else (cs,):
+                        if type(x) is dict:
+                            xs, xc = x.get("system"), x.get("code")
+                            if type(xs) is str and type(xc) is str:
+                                o = pat_index.get((xs, xc))
+                                if o is not None and o < best:
+                                    best = o
+                hit = None
+                for order, sname, spe in others:
+                    if order > best:
+                        break
+                    m = self._match(it, spe, ctx)
+                    if m is True:
+                        hit = sname
+                        break
+                    if m is None:
+                        uncertain[idx] = True
+                if hit is None and best != _NO_SLICE:
+                    hit = names[best]
+                assigned[idx] = hit
+                continue
             for sname, spe in slices.items():
                 m = self._match(it, spe, ctx)
                 if m is True:
@@ -2413,6 +2444,39 @@ def _pattern_match(v: Any, p: Any) -> bool:
                 return False
         return True
     return _equal(v, p)
+
+
+_NO_SLICE = 1 << 30
+
+
+def _hybrid_slices(pe: PElem) -> tuple[dict[tuple[str, str], int], list[str], list[tuple[int, str, PElem]]] | None:
+    """For _check_slicing: slices whose only discriminator test is a CodeableConcept pattern with
+    one coding ({(system, code): slice order}), the slice names by order, and the other slices
+    (order, name, slice); None when no slice is of the first kind. An item is in the first slice,
+    in slice order, that matches: the first looked-up pattern slice, unless an other slice before
+    it matches (exactly what testing every slice in order gives)."""
+    index: dict[tuple[str, str], int] = {}
+    names: list[str] = []
+    others: list[tuple[int, str, PElem]] = []
+    for order, (sname, spe) in enumerate(pe.slices.items()):
+        names.append(sname)
+        tests = spe.disc
+        key = None
+        if tests is not None and len(tests) == 1:
+            kind, segs, expected = tests[0]
+            if kind == "pattern" and not segs and len(expected) == 1:
+                p = expected[0]
+                if type(p) is dict and set(p) == {"coding"} and type(p["coding"]) is list and len(p["coding"]) == 1:
+                    c = p["coding"][0]
+                    if type(c) is dict and set(c) == {"system", "code"} and type(c["system"]) is str and type(c["code"]) is str:
+                        key = (c["system"], c["code"])
+        if key is None:
+            others.append((order, sname, spe))
+        else:
+            index.setdefault(key, order)
+    if not index:
+        return None
+    return index, names, others
 
 
 _PATTERN_FNS: dict[int, tuple[Any, Any]] = {}
