@@ -1950,8 +1950,7 @@ class _PlanWriter:
                 emit(f"if {val} is not None and not {pat}({val}):", ind)
                 emit(f"    ctx.err({px}, 'value must match the pattern ' + {pats} + ', found ' + SHORT({val}), 'pattern', {eid})", ind)
             if pe.binding is not None:
-                emit(f"if {val} is not None:", ind)
-                emit(f"    V._check_binding({val}, {tc}, {p}, {px}, ctx)", ind)
+                self.binding(pe, tcode, val, px, p, tc, ind)
             if pe.max_length is not None:
                 ml, mlm = const("ML", pe.max_length), const("MLM", f"value is longer than maxLength {pe.max_length}")
                 emit(f"if type({val}) is str and len({val}) > {ml}:", ind)
@@ -2000,6 +1999,55 @@ class _PlanWriter:
         vpe = pe.variants.get(tcode) if pe.variants else None
         if vpe is not None:
             self.check(vpe, tcode, val, ext, px, ind, depth + 1)
+
+    def binding(self, pe: PElem, tcode: str, val: str, px: str, p: str, tc: str, ind: str) -> None:
+        """_check_binding, with the common case written out: a code of the (available) value set.
+
+        When a coding (or code) is in the value set, _check_binding reports nothing; anything else
+        goes through _check_binding itself."""
+        emit = self.emit
+        slow = f"V._check_binding({val}, {tc}, {p}, {px}, ctx)"
+        idx = self.v.terminology.value_set(pe.binding[1])  # type: ignore[index]
+        if idx.missing or tcode not in ("CodeableConcept", "Coding", "code", "string", "uri"):
+            emit(f"if {val} is not None:", ind)
+            emit(f"    {slow}", ind)
+            return
+        self.n += 1
+        u = self.n
+        ok = f"bok{u}"
+        if tcode in ("code", "string", "uri"):
+            # ValueSetIndex.check(None, code): in the codes of any system
+            every = self.const("VSA", frozenset(c for codes in idx.codes.values() for c in codes))
+            emit(f"if {val} is not None and not (type({val}) is str and {val} in {every}):", ind)
+            emit(f"    {slow}", ind)
+            return
+        vsc = self.const("VSC", idx.codes)
+        if tcode == "Coding":
+            emit(f"if {val} is not None:", ind)
+            emit(f"    {ok} = False", ind)
+            emit(f"    if type({val}) is dict:", ind)
+            emit(f"        bs{u}, bk{u} = {val}.get('system'), {val}.get('code')", ind)
+            emit(f"        if type(bs{u}) is str and type(bk{u}) is str and bk{u}:", ind)
+            emit(f"            bc{u} = {vsc}.get(bs{u})", ind)
+            emit(f"            {ok} = bc{u} is not None and bk{u} in bc{u}", ind)
+            emit(f"    if not {ok}:", ind)
+            emit(f"        {slow}", ind)
+            return
+        emit(f"if {val} is not None:", ind)
+        emit(f"    {ok} = False", ind)
+        emit(f"    if type({val}) is dict:", ind)
+        emit(f"        bl{u} = {val}.get('coding')", ind)
+        emit(f"        if type(bl{u}) is list:", ind)
+        emit(f"            for by{u} in bl{u}:", ind)
+        emit(f"                if type(by{u}) is dict:", ind)
+        emit(f"                    bs{u}, bk{u} = by{u}.get('system'), by{u}.get('code')", ind)
+        emit(f"                    if type(bs{u}) is str and type(bk{u}) is str:", ind)
+        emit(f"                        bc{u} = {vsc}.get(bs{u})", ind)
+        emit(f"                        if bc{u} is not None and bk{u} in bc{u}:", ind)
+        emit(f"                            {ok} = True", ind)
+        emit("                            break", ind)
+        emit(f"    if not {ok}:", ind)
+        emit(f"        {slow}", ind)
 
     def child(self, obj: str, name: str, cpe: PElem, px: str, ind: str, depth: int) -> None:
         """What _check_children does for one child."""
