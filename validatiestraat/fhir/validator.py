@@ -526,6 +526,9 @@ class Validator:
         req_ok = btype in ("batch", "transaction", "history")
         resp_ok = btype in ("batch-response", "transaction-response") or (r4 and btype == "history")
         abs_tail = _RE_ABS_TAIL.search
+        frame_of = by_res.get
+        in_index = index.get
+        add_typeid = typeid.setdefault
         i = -1
         for e in entries:
             i += 1
@@ -546,13 +549,13 @@ class Validator:
             r = e.get("resource")
             if r is None and not ("request" in e or "response" in e or "resource" in e):
                 ctx.err((path, "entry", i), "an entry must have a resource, a request or a response", "invariant", "bdl-5")
-            f = by_res.get(id(r)) if type(r) is dict else None
+            f = frame_of(id(r)) if type(r) is dict else None
             fu = e.get("fullUrl")
             if type(fu) is str:
                 if r4 and "/_history/" in fu:
                     ctx.err(((path, "entry", i), "fullUrl"), "fullUrl must not be a version-specific reference", "invariant", "bdl-8")
                 if f is not None:
-                    other = index.get(fu)
+                    other = in_index(fu)
                     if other is not None:
                         v1 = _version_id(other.res)
                         v2 = _version_id(f.res)
@@ -570,7 +573,7 @@ class Validator:
                         if type(rid) is str and mid != rid:
                             ctx.err(((path, "entry", i), "fullUrl"), f"fullUrl {fu!r} does not match the resource id {rid!r}", "invariant")
                     if type(rid) is str:
-                        typeid.setdefault((f.rt, rid), f)
+                        add_typeid((f.rt, rid), f)
                     continue
             if f is not None:
                 rid = f.res.get("id")
@@ -606,27 +609,27 @@ class Validator:
     def _resolve_refs(self, ctx: _Ctx) -> None:
         resolved = ctx.resolved
         syntax: dict[str, tuple[str, str | None]] = {}  # reference -> (kind, resource type)
-        found: dict[tuple[str, Any, Any], Frame | None] = {}  # (reference, Bundle frame, base URL) -> target
+        found: dict[tuple[str, Any, Any], tuple[str, str | None, Frame | None]] = {}  # (reference, Bundle frame, base URL) -> (kind, type, target)
         for p, item, targets, frame in ctx.refs:
             ref = item.get("reference")
             if type(ref) is not str:
                 continue
             if ref[:1] != "#":
-                syn = syntax.get(ref)
-                if syn is None:
-                    syn = syntax[ref] = self._ref_syntax(ref)
-                kind, rtype = syn
+                top = frame.container if frame.is_contained else frame
+                key = (ref, top.bundle, top.base_url)
+                hit = found.get(key)
+                if hit is None:
+                    syn = syntax.get(ref)
+                    if syn is None:
+                        syn = syntax[ref] = self._ref_syntax(ref)
+                    hit = found[key] = (syn[0], syn[1], self._resolve(ref, frame) if syn[0] == "ok" else None)
+                kind, rtype, target = hit
                 if kind == "type":
                     ctx.err((p, "reference"), f"reference {ref!r} names an unknown resource type {rtype!r}", "reference")
                     continue
                 if kind == "invalid":
                     ctx.err((p, "reference"), f"{ref!r} is not a valid reference (Type/id, an absolute URL, urn:uuid:, or #id)", "reference")
                     continue
-                top = frame.container if frame.is_contained else frame
-                key = (ref, top.bundle, top.base_url)
-                target = found.get(key, _UNRESOLVED)
-                if target is _UNRESOLVED:
-                    target = found[key] = self._resolve(ref, frame)
                 resolved[id(item)] = target
                 if target is None:
                     if ref.startswith("urn:") and frame.container.bundle is not None:
