@@ -203,7 +203,7 @@ def test_compiled_equals_interpreted_with_every_element_missing(monkeypatch: pyt
         if prof not in seen:
             seen.add(prof)
             docs.append(r)
-            docs.extend(_one_edit_variants(r))
+            docs.extend(_one_edit_variants(r, depth=2))
     compiled = _validate_all(monkeypatch, 1, docs)
     interpreted = _validate_all(monkeypatch, 10**9, docs)
     assert compiled == interpreted
@@ -316,7 +316,7 @@ def test_compiled_fhirpath_equals_fhirpathpy() -> None:
         if pkg.is_dir():
             validators.append(vm.Validator(version, (str(pkg),)))
             files = sorted(p for p in EXAMPLE_DIRS[version].iterdir() if p.suffix in (".xml", ".json"))
-            docs.append([load_json_or_xml(f.read_bytes(), version) for f in files])
+            docs.append([load_json_or_xml(f.read_bytes(), version) for f in files[::2]])
     samples = _constraint_samples(validators, docs)
     rng = random.Random(5)
     compared = compiled = 0
