@@ -1933,8 +1933,8 @@ class _PlanWriter:
         f, p, t = self.const("F", pe.fns), self.const("P", pe), self.const("T", tcode)
         self.emit(f"({f}.get({t}) or MISS({p}, {t}))({val}, {ext}, {px}, ctx)", ind)
 
-    def check(self, pe: PElem, tcode: str, val: str, ext: str, px: str, ind: str, depth: int) -> None:
-        """What _check_item_generic does for ``pe`` and ``tcode``."""
+    def check(self, pe: PElem, tcode: str, val: str, ext: str, px: str, ind: str, depth: int, is_dict: bool = False) -> None:
+        """What _check_item_generic does for ``pe`` and ``tcode`` (``is_dict``: ``val`` is known to be a dict)."""
         if depth > _INLINE_DEPTH or len(self.code) > _INLINE_LINES:
             self.call(pe, tcode, val, ext, px, ind)
             return
@@ -1991,6 +1991,11 @@ class _PlanWriter:
                         self.child(obj, name, cpe, px, ind, depth)
                     if self.code:
                         self.code.insert(0, "    " + ind + f"{obj} = {ext} if type({ext}) is dict else EMPTY")
+                self.block_inline(children)
+            elif is_dict:
+                def children() -> None:
+                    for name, cpe in ch.items():
+                        self.child(val, name, cpe, px, ind, depth)
                 self.block_inline(children)
             else:
                 def children() -> None:
@@ -2080,7 +2085,8 @@ class _PlanWriter:
                 cx = const("CX", f"{name}: maximum cardinality is 0, found 1")
                 emit(f"ctx.err(({px}, {k}), {cx}, 'cardinality', {eid})", ind + "    ")
             if cpe.walk_items:
-                self.check(cpe, ctc, vv, ev if ukey is not None else "None", f"({px}, {k})", ind + "    ", depth + 1)
+                self.check(cpe, ctc, vv, ev if ukey is not None else "None", f"({px}, {k})", ind + "    ", depth + 1,
+                           is_dict=ukey is None)
 
         outer = self.code
         self.code = []
@@ -2094,14 +2100,17 @@ class _PlanWriter:
         emit(f"{vv} = {obj}.get({k})", ind)
         if ukey is not None:
             emit(f"{ev} = {obj}.get({const('U', ukey)})", ind)
-            emit(f"if {vv} is None and {ev} is None:", ind)
-        else:
-            emit(f"if {vv} is None:", ind)
-        for line in absent or ["pass"]:
-            emit("    " + line, ind)
+        if absent:
+            emit(f"if {vv} is None and {ev} is None:" if ukey is not None else f"if {vv} is None:", ind)
+            for line in absent:
+                emit("    " + line, ind)
         if body:
             # lists (and non-objects for complex types) are reported by the base layer
-            emit(f"elif type({vv}) is not list and type({ev}) is not list:" if ukey is not None else f"elif type({vv}) is dict:", ind)
+            if ukey is not None:
+                test = f"type({vv}) is not list and type({ev}) is not list"
+                emit(f"elif {test}:" if absent else f"if ({vv} is not None or {ev} is not None) and {test}:", ind)
+            else:
+                emit(f"{'elif' if absent else 'if'} type({vv}) is dict:", ind)
             self.code.extend(body)
 
     def complex_list(self, obj: str, name: str, cpe: PElem, px: str, ind: str, depth: int) -> None:
@@ -2118,7 +2127,7 @@ class _PlanWriter:
                 emit(f"    {i} = 0", ind)
                 emit(f"    for {x} in {vv}:", ind)
                 self.block(f"        if type({x}) is dict:", ind,
-                           lambda: self.check(cpe, ctc, x, "None", f"({px}, {k}, {i})", ind + "            ", depth + 1))
+                           lambda: self.check(cpe, ctc, x, "None", f"({px}, {k}, {i})", ind + "            ", depth + 1, is_dict=True))
                 emit(f"        {i} += 1", ind)
             return
         emit(f"{vv} = {obj}.get({k})", ind)
@@ -2153,7 +2162,7 @@ class _PlanWriter:
         n = len(self.code)
         if cpe.walk_items:
             ip = f"ip{depth + 1}"
-            self.block(f"    for {x}, _, _, {ip} in {items}:", ind, lambda: self.check(cpe, ctc, x, "None", ip, ind + "        ", depth + 1))
+            self.block(f"    for {x}, _, _, {ip} in {items}:", ind, lambda: self.check(cpe, ctc, x, "None", ip, ind + "        ", depth + 1, is_dict=True))
         if len(self.code) == n and self.code[-1].endswith("else:"):
             emit("    pass", ind)
 
@@ -2279,7 +2288,7 @@ class _PlanWriter:
             first = True
             for sname, spe in checked:
                 self.block(f"    {'if' if first else 'elif'} {s} == {const('SN', sname)}:", i2,
-                           lambda spe=spe: self.check(spe, tcode, x, "None", ip, i2 + "        ", depth + 1))
+                           lambda spe=spe: self.check(spe, tcode, x, "None", ip, i2 + "        ", depth + 1, is_dict=True))
                 first = False
             if first:  # no slice had anything to check after all
                 self.code.pop()
