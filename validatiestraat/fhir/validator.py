@@ -690,6 +690,7 @@ class Validator:
         used: dict[str, dict[str, Any]] = {}
         root = ctx.root
         extra_types: dict[str, str | None] = {u: self.compiler.type_of(u) for u in extra}
+        compiled = self.compiler._cache  # url -> compiled profile, once compiled (see ProfileCompiler.get)
         for frame in list(ctx.frames):
             meta = frame.res.get("meta")
             if type(meta) is dict:
@@ -705,7 +706,9 @@ class Validator:
                             continue  # a profile for the entries, not for the Bundle itself
                         urls.append(u)
             for url in urls:
-                cp = self.compiler.get(url)
+                cp = compiled.get(url, _UNRESOLVED)
+                if cp is _UNRESOLVED:
+                    cp = self.compiler.get(url)
                 if cp is None:
                     ctx.add(WARNING, frame.path, f"profile {url} is not available; checked against base FHIR only", "profile-not-found", None, url)
                     continue
@@ -718,7 +721,9 @@ class Validator:
                         ctx.note(("note", url, note), INFORMATION, frame.path, note, "not-checked", None, url)
                 ctx.profile = cp.url
                 ctx.cur = frame
-                self._check_item(frame.res, None, cp.root, frame.rt, frame.path, ctx)
+                root_pe = cp.root
+                check = root_pe.fns.get(frame.rt) or self._plan_miss(root_pe, frame.rt)
+                check(frame.res, None, frame.path, ctx)
                 ctx.profile = None
         result.profiles_used = list(used.values())
 
