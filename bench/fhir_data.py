@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # run as a script from a checkout: the repository is not on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 BASE = "https://dva.validatiestraat.test/fhir/"
 
 
