@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
                 "fr_entries_nogc": per_entry_nogc,
             }
             # interleaved rounds, so that every contender meets the same load of the machine
-            rounds = max(1, repeat // 3)
+            rounds = max(3, repeat // 3)
             runs = {"ours": max(1, repeat // rounds)}
             times: dict[str, list[float]] = {k: [] for k in contenders}
             for k, fn in contenders.items():
