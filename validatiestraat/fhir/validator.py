@@ -215,6 +215,12 @@ class Validator:
         finally:
             env.resolve, env.member_of, env.conforms_to = old
         result.issues = _dedupe(ctx.issues)
+        # frames point at each other (parent, Bundle, indexes, contained): unlink them so that they
+        # are freed at once, instead of as cyclic garbage for the collector
+        for f in ctx.frames:
+            f.parent = f.bundle = None
+            f.index = f.typeid = None
+            f.contained = _NONE_CONTAINED
         return result
 
     # ------------------------------------------------------------------------------------------
