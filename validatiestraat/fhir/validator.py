@@ -2560,6 +2560,8 @@ def _pattern_fn(p: Any) -> Any:
     if hit is not None and hit[0] is p:
         return hit[1]
     fn = _compile_pattern(p)
+    if len(_PATTERN_FNS) >= 20000:  # patterns of validators made and dropped again (tests)
+        _PATTERN_FNS.clear()
     _PATTERN_FNS[id(p)] = (p, fn)
     return fn
 
