@@ -34,7 +34,6 @@ from validatiestraat.fhir.base import (
     Q_DEC,
     Q_RE,
     Q_STR,
-    PRIMITIVE_CHECKS,
     PRIMITIVES,
     BaseModel,
     TypeDef,
