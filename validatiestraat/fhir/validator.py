@@ -23,6 +23,7 @@ import threading
 from typing import Any, Iterable, Sequence
 
 from validatiestraat.fhir import fhirpath
+from validatiestraat.fhir.base import _jtype as _jt  # the JSON type name of a value
 from validatiestraat.fhir.base import (
     INT_MAX,
     INT_MIN,
@@ -2421,22 +2422,6 @@ _NATIVE = {
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _jt(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
 
 
 def _codings(cc: dict[str, Any]) -> list[Any]:
