@@ -16,7 +16,10 @@ class Status(str, enum.Enum):
     PASS = "pass"
     FAIL = "fail"
     WARNING = "warning"  # a rule was not met, but the rule is uncertain (⚠) or a SHOULD
-    SKIP = "skip"  # a precondition was missing (e.g. no access token because an earlier step failed)
+    SKIP = "skip"  # nothing to judge in what the step saw (e.g. no error redirect to inspect)
+    #: the check's input could not be produced because an earlier check failed; ``blocked_by``
+    #: names the requirement(s) of that root failure. Not blocking by itself: the root failure is.
+    BLOCKED = "blocked"
     OMITTED = "omitted"  # not applicable to this target (e.g. optional extension not offered)
     ERROR = "error"  # the tool could not decide (timeout, connection refused, garbage)
 
@@ -26,7 +29,7 @@ class Status(str, enum.Enum):
 
 
 # Order used to combine several outcomes into one (worst first).
-STATUS_ORDER = [Status.ERROR, Status.FAIL, Status.WARNING, Status.PASS, Status.SKIP, Status.OMITTED]
+STATUS_ORDER = [Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WARNING, Status.PASS, Status.SKIP, Status.OMITTED]
 
 
 def worst(statuses: list[Status]) -> Status | None:
@@ -93,9 +96,14 @@ class CheckResult:
     evidence: list[str] = field(default_factory=list)  # exchange ids
     details: dict[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    #: with status BLOCKED: the requirement IDs whose failure kept this check from its input
+    blocked_by: list[str] = field(default_factory=list)
+    #: the check was judged in degraded mode (e.g. token requests sent as JSON because the token
+    #: endpoint refused form bodies); the text says how
+    degraded: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "title": self.title,
             "check": self.check,
@@ -107,6 +115,11 @@ class CheckResult:
             "evidence": list(self.evidence),
             "details": self.details,
         }
+        if self.blocked_by:
+            out["blocked_by"] = list(self.blocked_by)
+        if self.degraded:
+            out["degraded"] = self.degraded
+        return out
 
 
 @dataclass
@@ -146,3 +159,8 @@ class RunResult:
     checks: list[CheckResult]
     exchanges: list[Exchange]
     faults: list[str] = field(default_factory=list)
+    #: what the run covers: {"role": "dva", "gegevensdiensten": [...], "options": [enabled option
+    #: names], "has": [other_client, untrusted_client, lists, ...], "subset": bool (-k/--tag/
+    #: --scenarios narrowed the bundled suite), "selection": [...]}; decides which MUST
+    #: requirements READY promises (see report/readiness.py)
+    scope: dict[str, Any] = field(default_factory=dict)
