@@ -27,29 +27,244 @@ Example target file::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CLIENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["client_id", "redirect_uri"],
-    "additionalProperties": False,
-    "properties": {
-        "client_id": {"type": "string", "minLength": 1},
-        "redirect_uri": {"type": "string", "minLength": 1},
-        "certificate": {"type": "string"},
-        "key": {"type": "string"},
-        "key_password": {"type": "string"},
+from validatiestraat.errors import Problem, UserError
+
+def _object(properties: dict[str, Any], description: str, required: list[str] | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """An object schema that rejects unknown keys (a misspelt key is an error, never ignored)."""
+    schema: dict[str, Any] = {"type": "object", "description": description, "additionalProperties": False,
+                              "properties": properties}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+def _string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _seconds(description: str) -> dict[str, Any]:
+    return {"type": "number", "exclusiveMinimum": 0, "description": description}
+
+
+def _flag(description: str) -> dict[str, Any]:
+    return {"type": "boolean", "description": description}
+
+
+#: form fields to fill in (name: value); values may be numbers in YAML (``bsn: 999990019``)
+_SCALAR = {"type": ["string", "number", "boolean"]}
+
+
+def _fields(description: str) -> dict[str, Any]:
+    return {"type": "object", "description": description, "additionalProperties": _SCALAR}
+
+
+CLIENT_SCHEMA: dict[str, Any] = _object(
+    {
+        "client_id": _string("the PGO's client_id as registered on your OCL (the MedMij hostname of the PGO)",
+                             minLength=1),
+        "redirect_uri": _string("the redirect_uri registered for that client (https)", minLength=1),
+        "certificate": _string("PEM client certificate for mutual TLS on the backchannel (token and resource "
+                               "endpoints); relative to the target file's folder"),
+        "key": _string("PEM private key of that certificate"),
+        "key_password": _string("password of the private key (use ${ENV}); redacted everywhere"),
     },
-}
+    "a PGO client identity the suite plays",
+    required=["client_id", "redirect_uri"],
+)
+
+ENDPOINTS_SCHEMA: dict[str, Any] = _object(
+    {
+        "authorization": _string("the OAuth authorization endpoint (frontchannel, https)"),
+        "token": _string("the OAuth token endpoint (backchannel, mutual TLS)"),
+        "resource": _string("the FHIR base URL of the resource server (backchannel, mutual TLS)"),
+    },
+    "the DVA's endpoints (or give `lists:` to resolve them from a ZAL)",
+    required=["authorization", "token", "resource"],
+)
+
+LOGIN_STEP_SCHEMA: dict[str, Any] = _object(
+    {
+        "match": _string("regular expression on the page URL or text; the first step that matches acts "
+                         "(no match: the step fits every page)"),
+        "click": _string("regular expression on the text of a link or button to follow"),
+        "fill": _fields("form fields to fill in (name: value)"),
+        "submit": {"type": ["string", "object"], "additionalProperties": _SCALAR,
+                   "description": "the button to press: a regular expression on its text, or {name: value}"},
+    },
+    "one declarative login step (driver steps): `click`, or `fill` with `submit`",
+)
+
+LOGIN_SCHEMA: dict[str, Any] = _object(
+    {
+        "driver": {"enum": ["form", "steps", "manual"],
+                   "description": "form: follow plain HTML forms; steps: declarative steps; manual: a person "
+                                  "logs in with a browser (real DigiD test login)"},
+        "fields": _fields("login form fields of the test person (name: value; use ${ENV} for passwords); "
+                          "values under names like password, wachtwoord, pin, bsn are redacted"),
+        "submit": _fields("the consent button to press to approve ({name: value})"),
+        "deny": _fields("the button to press to refuse consent ({name: value}; the access_denied scenario)"),
+        "link_text": _string("form driver: regular expression on the text of the link that leads to the login "
+                             "(default: inloggen|log in|digid|verder|doorgaan|continue)"),
+        "steps": {"type": "array", "minItems": 1, "items": LOGIN_STEP_SCHEMA,
+                  "description": "driver steps: the login steps, tried in order on every page"},
+        "timeout": _seconds("driver manual: seconds to wait for the browser's redirect (default 300)"),
+        "callback_certificate": _string("driver manual: PEM certificate of the local HTTPS callback listener "
+                                        "(default: a fresh self-signed one)"),
+        "callback_key": _string("driver manual: the private key of callback_certificate"),
+    },
+    "how the suite logs in as the test person and gives consent",
+    required=["driver"],
+)
+
+#: keys of ``login`` that only one driver reads (using them with another driver is a mistake)
+LOGIN_DRIVER_KEYS: dict[str, str] = {"steps": "steps", "timeout": "manual", "callback_certificate": "manual",
+                                     "callback_key": "manual", "link_text": "form"}
+
+OPTION_LISTS_SCHEMA: dict[str, Any] = _object(
+    {
+        "zal": _string("URL (or file) of the Zorgaanbiederslijst you publish"),
+        "ocl": _string("URL (or file) of the OAuth Client List"),
+        "whitelist": _string("URL (or file) of the Whitelist"),
+        "gnl": _string("URL (or file) of the Gegevensdienstnamenlijst"),
+    },
+    "check the MedMij lists at these URLs: XML Schema, semantics, cross-list rules, serving "
+    "(LIST-XSD-01..04, LIST-SEM-01..06, LIST-HTTP-01)",
+)
+
+OPTIONS_SCHEMA: dict[str, Any] = _object(
+    {
+        # --- what the DVA offers (scenarios that need them are omitted without) ---
+        "long_lived_consent": _flag("the DVA issues refresh tokens (langdurige toestemming): enables "
+                                    "refresh-token rotation (AS-TOKEN-11, AS-TOKEN-03)"),
+        "vertegenwoordiging": _flag("the DVA offers the Vertegenwoordiging extension (AS-AUTHZ-14)"),
+        "vertegenwoordiging_geboortedatum": {
+            "type": ["string", "integer"], "pattern": "^[0-9]{8}$",
+            "description": "birth date JJJJMMDD of the represented person sent as MedMij_geboortedatum "
+                           "(default 19700901; AS-AUTHZ-14)"},
+        "abonneren": _flag("the DVA offers the Abonneren extension (AS-TOKEN-15)"),
+        "abonneren_maximale_duur": {"type": "integer", "minimum": 1,
+                                    "description": "the ZAL MaximaleDuur in days: the longest subscription the "
+                                                   "DVA may grant (default 30; AS-TOKEN-15)"},
+        # --- timing ---
+        "code_lifetime_seconds": _seconds("lifetime of an authorization code: enables the expired-code scenario, "
+                                          "which waits this long + 1 s (AS-TOKEN-07)"),
+        "token_expiry_wait_seconds": _seconds("enables the expired-token scenario: wait this long after issuance, "
+                                              "then the access token must be refused (RS-AUTH-05)"),
+        "token_expiry_login_fields": _fields(
+            "login fields of a test person whose access tokens expire sooner (used with "
+            "token_expiry_wait_seconds, so the expired-token scenario need not wait 15 minutes; RS-AUTH-05)"),
+        "access_token_lifetime_seconds": _seconds("informational: how long the DVA's access tokens live "
+                                                  "(set by the embedded reference DVA)"),
+        "token_response_limit_seconds": _seconds("the token endpoint's response time limit (default 10; "
+                                                 "AS-TOKEN-10)"),
+        "resource_response_limit_seconds": _seconds("the resource server's response time limit (default 60; "
+                                                    "RS-PERF-01)"),
+        # --- authorization request ---
+        "max_state_length": {"type": "integer", "minimum": 1,
+                             "description": "the longest state the DVA must accept (default 512 ⚠; AS-AUTHZ-09)"},
+        "encoded_redirect_uri": _string("a registered redirect_uri of the client with a percent-encoded "
+                                        "character (AS-AUTHZ-10)", minLength=1),
+        "consent_page_names": {"type": ["array", "string"], "items": {"type": "string"},
+                               "description": "texts the login or consent pages must show, e.g. the PGO's "
+                                              "organisation name and the gegevensdienst (AS-AUTHZ-13)"},
+        "unlisted_service_scope": _string("a scope of a gegevensdienst you offer that your OCL does not allow "
+                                          "for the client (AS-AUTHZ-06)", minLength=1),
+        "other_service_scope": _string("a valid scope of another gegevensdienst: its token must not read the "
+                                       "data of this one (RS-AUTH-04)", minLength=1),
+        "partial_availability": _object(
+            {
+                "login_fields": _fields("login fields of a test person who lacks one of the requested "
+                                        "gegevensdiensten"),
+                "scope": _string("the scope to request (several gegevensdiensten)", minLength=1),
+                "granted_scope": _string("the scope the DVA must grant: the requested one minus what that "
+                                         "person lacks", minLength=1),
+                "person": _string("informational: the test person's name"),
+            },
+            "a test person lacking one requested gegevensdienst: the token grants only part of the scope "
+            "(AS-TOKEN-14)",
+            required=["login_fields", "scope", "granted_scope"],
+        ),
+        "consent_management": _object(
+            {
+                "url": _string("the \"Beheren toestemmingen\" page", minLength=1),
+                "fields": _fields("login fields for that page (name: value)"),
+                "revoke_button": _string("name of the button that revokes a consent; its value is the client_id "
+                                         "of other_client", minLength=1),
+            },
+            "revocation through your consent management page; needs other_client (AS-TOKEN-12)",
+            required=["url", "revoke_button"],
+        ),
+        # --- mutual TLS negatives ---
+        "untrusted_client_certificate": _string("PEM client certificate your DVA must refuse (mTLS negatives: "
+                                                "AS-TOKEN-01, RS-TLS-01, TLS-MTLS-01)"),
+        "untrusted_client_key": _string("the private key of untrusted_client_certificate"),
+        # --- lists and TLS ---
+        "lists": OPTION_LISTS_SCHEMA,
+        "tls_issuing_cas": {"type": ["array", "string"], "items": {"type": "string"},
+                            "description": "allowed issuing CA names of the backchannel certificates (default: "
+                                           "PKIoverheid Private Services G1; TLS-CERT-01)"},
+        "tls_frontchannel_trust": {"type": ["array", "string"], "items": {"type": "string"},
+                                   "description": "CA files for the frontchannel certificate, or `target` for the "
+                                                  "target's trust list (default: the system store; TLS-CERT-02)"},
+        "tls_min_cipher_level": {"enum": ["good", "sufficient", "phase_out"],
+                                 "description": "the lowest NCSC rating of an offered cipher suite that passes "
+                                                "(default good; TLS-CIPH-01)"},
+        "tls_group_policy": {"enum": ["fail", "warn", "ignore"],
+                             "description": "what a key-exchange group rated phase-out does (default warn)"},
+        "tls_min_validation": {"enum": ["DV", "OV", "EV"],
+                               "description": "the lowest validation level of the frontchannel certificate "
+                                              "(default OV; TLS-CERT-02)"},
+        "tls_allow_wildcard": _flag("accept wildcard certificates (default false; TLS-CERT-03)"),
+        "tls_timeout": _seconds("seconds per TLS network operation (default: the connect timeout, at most 10)"),
+        "tls_connections": {"type": "integer", "minimum": 1,
+                            "description": "concurrent TLS connections per server (default 6)"},
+        # --- set by the embedded reference DVA (informational) ---
+        "reference": _flag("informational: the target is the embedded reference DVA"),
+        "faults": {"type": "array", "items": {"type": "string"},
+                   "description": "informational: the reference DVA's fault switches that are on"},
+        "login_variant": {"enum": [1, 2], "description": "informational: the reference DVA's login page "
+                                                         "variant (1 username/password, 2 bsn/wachtwoord)"},
+        "persons": {"type": "array", "items": {"type": "string"},
+                    "description": "informational: the reference DVA's test persons"},
+        "person_login_fields": {"type": "array", "items": _fields("login fields of one test person"),
+                                "description": "informational: login fields of each of the reference DVA's "
+                                               "test persons"},
+    },
+    "switches for scenarios that need something only you can provide; a scenario without its option "
+    "is reported as omitted, never as failed",
+    dependentRequired={
+        "untrusted_client_certificate": ["untrusted_client_key"],
+        "untrusted_client_key": ["untrusted_client_certificate"],
+        "token_expiry_login_fields": ["token_expiry_wait_seconds"],
+    },
+)
+
 
 def _lists_schema() -> dict[str, Any]:
+    """The ``lists:`` key (owned by validatiestraat.lists.resolve), with a description on every key."""
+    import copy
+
     from validatiestraat.lists.resolve import TARGET_LISTS_SCHEMA
 
-    return TARGET_LISTS_SCHEMA
+    schema = copy.deepcopy(TARGET_LISTS_SCHEMA)
+    schema.setdefault("description", "resolve the endpoints from the MedMij lists, as a PGO does")
+    defaults = {
+        "interfaceversie": "the interfaceversie to use (default: the highest that offers the gegevensdienst)",
+        "systeemrol": "the Systeemrolcode whose ResourceEndpoint to use (default: the first)",
+    }
+    for name, prop in schema.get("properties", {}).items():
+        if isinstance(prop, dict) and "description" not in prop:
+            prop["description"] = defaults.get(name, name)
+    return schema
 
 
 TARGET_SCHEMA: dict[str, Any] = {
@@ -60,62 +275,39 @@ TARGET_SCHEMA: dict[str, Any] = {
     "anyOf": [{"required": ["endpoints"]}, {"required": ["lists"]}],
     "additionalProperties": False,
     "properties": {
+        "name": _string("a name for reports (default: aanbieder)"),
+        "fhir_version": {"enum": ["stu3", "r4"], "description": "FHIR version of the resource server (default stu3)"},
+        "aanbieder": _string("the aanbieder's MedMij name without @medmij (the Verzamelen scope)", minLength=1),
+        "gegevensdiensten": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]},
+                             "description": "the gegevensdiensten to test (default [\"48\"])"},
+        "endpoints": ENDPOINTS_SCHEMA,
         "lists": _lists_schema(),
-        "name": {"type": "string"},
-        "fhir_version": {"enum": ["stu3", "r4"]},
-        "aanbieder": {"type": "string", "minLength": 1, "description": "Aanbieder's MedMij name without @medmij (the Verzamelen scope)"},
-        "gegevensdiensten": {"type": "array", "items": {"type": ["string", "integer"]}},
-        "endpoints": {
-            "type": "object",
-            "required": ["authorization", "token", "resource"],
-            "additionalProperties": False,
-            "properties": {
-                "authorization": {"type": "string"},
-                "token": {"type": "string"},
-                "resource": {"type": "string"},
-            },
-        },
         "client": CLIENT_SCHEMA,
-        "other_client": CLIENT_SCHEMA,
-        "trust": {"type": "array", "items": {"type": "string"}},
-        "login": {
-            "type": "object",
-            "properties": {
-                "driver": {"enum": ["form", "manual", "steps"]},
-                "fields": {"type": "object"},
-                "submit": {"type": "object"},
-                "deny": {"type": "object"},
-                "link_text": {"type": "string"},
-                "timeout": {"type": "number"},
-                "callback_certificate": {"type": "string"},
-                "callback_key": {"type": "string"},
-                "steps": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "match": {"type": "string"},
-                            "click": {"type": "string"},
-                            "fill": {"type": "object"},
-                            "submit": {"type": ["string", "object"]},
-                        },
-                    },
-                },
+        "other_client": dict(CLIENT_SCHEMA, description=(
+            "a second PGO client on your OCL: enables codes and tokens of another client (AS-TOKEN-08) and "
+            "revocation of one client's consent (AS-TOKEN-11, AS-TOKEN-12)")),
+        "trust": {"type": "array", "items": {"type": "string"},
+                  "description": "PEM trust anchors for your endpoints (relative to the target file's folder)"},
+        "login": LOGIN_SCHEMA,
+        "options": OPTIONS_SCHEMA,
+        "resource": _object(
+            {"access_token": _string("a pre-issued access token (as Nictiz qualification uses; use ${ENV}): "
+                                     "resource-server checks use it when no flow yields a token; redacted "
+                                     "everywhere", minLength=1)},
+            "the resource server without an OAuth flow",
+        ),
+        "timeouts": _object(
+            {
+                "connect": _seconds("seconds to set up a connection (default 5)"),
+                "read": _seconds("seconds to wait for a response (default 30)"),
+                "total": _seconds("reserved: accepted, not enforced yet"),
             },
-            "required": ["driver"],
-        },
-        "options": {"type": "object"},
-        "timeouts": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "connect": {"type": "number", "exclusiveMinimum": 0},
-                "read": {"type": "number", "exclusiveMinimum": 0},
-                "total": {"type": "number", "exclusiveMinimum": 0},
-            },
-        },
-        "preflight": {"type": "object"},
+            "network timeouts",
+        ),
+        "preflight": _object(
+            {"network": _flag("false skips the reachability part of the preflight (like --no-preflight)")},
+            "the checks of the target before any test",
+        ),
     },
 }
 
@@ -154,6 +346,11 @@ class Target:
     endpoints_source: str = "target file"
     #: schema or semantic errors of the lists named by the target (a PGO would refuse them)
     list_problems: list[str] = field(default_factory=list)
+    #: a pre-issued access token (``resource.access_token``) for resource-server checks when no
+    #: flow yields a token; a secret (in ``secrets``, never in ``describe()``)
+    access_token: str | None = None
+    #: ``preflight.network``: whether the preflight may check that the hosts answer
+    preflight_network: bool = True
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -177,6 +374,7 @@ class Target:
             "endpoints_source": self.endpoints_source,
             "whitelist": getattr(self.whitelist, "source", None),
             "options": {k: v for k, v in self.options.items() if not isinstance(v, (dict, list))},
+            "pre_issued_access_token": bool(self.access_token),
         }
 
 
@@ -241,9 +439,13 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
                                         base_dir=base_dir, options=fetch)
         if "endpoints" not in data:
             data = dict(data, endpoints={k: resolved.endpoints[k] for k in ("authorization", "token", "resource")})
-    timeouts = data.get("timeouts", {})
+    timeouts = data.get("timeouts") or {}
     login = dict(data.get("login") or {"driver": "form"})
-    secrets = [v for v in _secret_values(login)] + [data.get("client", {}).get("key_password") or ""]
+    options = dict(data.get("options") or {})
+    access_token = (data.get("resource") or {}).get("access_token") or None
+    secrets = _secret_values(login) + _secret_values(options, _PASSWORD_KEYS) + [
+        (data.get(who) or {}).get("key_password") or "" for who in ("client", "other_client")
+    ] + [access_token or ""]
     return Target(
         name=data.get("name", data["aanbieder"]),
         fhir_version=data.get("fhir_version", "stu3"),
@@ -256,7 +458,7 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
         other_client=client(data.get("other_client")),
         trust=[p for p in (path(t) for t in data.get("trust", [])) if p],
         login=login,
-        options=dict(data.get("options", {})),
+        options=options,
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
         source=source,
@@ -264,54 +466,213 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
         whitelist=resolved.whitelist if resolved else None,
         endpoints_source=f"ZAL {data['lists']['zal']}" if resolved and "endpoints" not in original else "target file",
         list_problems=list(resolved.problems) if resolved else [],
+        access_token=access_token,
+        preflight_network=bool((data.get("preflight") or {}).get("network", True)),
     )
 
 
-def _secret_values(obj: Any) -> list[str]:
-    """Values under keys that look secret (password, pin, secret, token)."""
+_SECRET_KEYS = re.compile(r"pass|wachtwoord|secret|pin|token|otp|bsn", re.I)
+#: in ``options`` (where names like ``token_expiry_wait_seconds`` are no secrets): passwords only
+_PASSWORD_KEYS = re.compile(r"pass|wachtwoord|secret|pin|otp", re.I)
+
+
+def _secret_values(obj: Any, keys: re.Pattern[str] = _SECRET_KEYS) -> list[str]:
+    """String values under keys that look secret (password, pin, secret, token, ...)."""
     out: list[str] = []
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if isinstance(v, str) and re.search(r"pass|wachtwoord|secret|pin|token|otp|bsn", str(k), re.I):
-                out.append(v)
+            if isinstance(v, (str, int)) and not isinstance(v, bool) and keys.search(str(k)):
+                out.append(str(v))
             else:
-                out.extend(_secret_values(v))
+                out.extend(_secret_values(v, keys))
     elif isinstance(obj, list):
         for v in obj:
-            out.extend(_secret_values(v))
+            out.extend(_secret_values(v, keys))
     return out
 
 
 def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
-    """Read, env-substitute and schema-check a target file. Raises UserError with located problems."""
-    import jsonschema
+    """Read, schema-check and env-substitute a target file.
 
-    from validatiestraat.errors import Problem, UserError
-    from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, schema_error_location
+    Every problem is a :class:`UserError` (exit 4) with located problems, e.g.
+    ``my.yaml:12:3: options: unknown key 'long_lived_consnet' (did you mean 'long_lived_consent'?)``.
+    Nothing here touches the network unless the file names ``lists:`` and is otherwise valid.
+    """
+    from validatiestraat.scenario.yamlpos import YamlError, load_with_positions
 
     display = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot read target file {display}: {exc.strerror}") from None
+        raise UserError(f"cannot read target file {display}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"cannot read target file {display}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data, positions = load_with_positions(text, display)
     except YamlError as exc:
         raise UserError("the target file is not valid YAML", [exc.problem]) from None
-    problems: list[Problem] = []
-    validator = jsonschema.Draft202012Validator(TARGET_SCHEMA)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        where = tuple(error.absolute_path)
-        line, col = schema_error_location(error, positions)
-        label = "/".join(map(str, where)) or "(top level)"
-        problems.append(Problem(display, line, col, f"{label}: {error.message}"))
+    problems = schema_problems(data, positions, display)
     if problems:
-        raise UserError("the target file does not match the target schema", problems)
-    missing: list[str] = []
-    data = substitute_env(data, missing, env)
-    if missing:
+        raise UserError(f"the target file has {len(problems)} configuration error(s) (see docs/target.md)", problems)
+    unset = _unset_env_refs(data, os.environ if env is None else env)
+    if unset:
+        from validatiestraat.scenario.yamlpos import value_position_of
+
         raise UserError(
             "the target file refers to environment variables that are not set",
-            [Problem(display, None, None, f"${{{name}}} is not set") for name in sorted(set(missing))],
+            [Problem(display, *value_position_of(positions, where), f"{_label(where)}: ${{{name}}} is not set")
+             for where, name in unset],
         )
+    data = substitute_env(data, [], env)
     return target_from_dict(data, path.parent.resolve(), source=display)
+
+
+def _unset_env_refs(value: Any, env: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """Every ``${NAME}`` whose variable is not set, with the path of the value it is in."""
+    if isinstance(value, str):
+        return [(path, m.group(1)) for m in _ENV_REF.finditer(value) if m.group(1) not in env]
+    if isinstance(value, list):
+        return [ref for i, v in enumerate(value) for ref in _unset_env_refs(v, env, path + (i,))]
+    if isinstance(value, dict):
+        return [ref for k, v in value.items() for ref in _unset_env_refs(v, env, path + (k,))]
+    return []
+# --------------------------------------------------------------------------- validation messages
+
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "a whole number",
+               "boolean": "true or false", "object": "a mapping (key: value)", "array": "a list",
+               "null": "nothing"}
+
+
+def _label(path: tuple) -> str:
+    """``("login", "steps", 0, "fill")`` -> ``login.steps[0].fill``; the root is ``(top level)``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return repr(value)
+
+
+def _or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def closest(name: str, valid: list[str] | tuple[str, ...]) -> str | None:
+    """The valid name closest to a misspelt one (case-insensitive), or None when nothing is close."""
+    name = str(name)
+    by_lower = {v.lower(): v for v in map(str, valid)}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    match = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    if match:
+        return by_lower[match[0]]
+    # a prefix or a part: 'consent' -> 'consent_management', 'zal_url' -> 'zal'
+    parts = [v for v in by_lower if len(name) >= 3 and (v.startswith(name.lower()) or name.lower().startswith(v))]
+    return by_lower[parts[0]] if len(parts) == 1 else None
+
+
+def _hint(name: str, valid: list[str]) -> str:
+    suggestion = closest(name, valid)
+    if suggestion is not None:
+        return f" (did you mean {suggestion!r}?)"
+    if len(valid) <= 12:
+        return f" (known keys: {', '.join(sorted(valid))})"
+    return " (see docs/target.md for every key)"
+
+
+def schema_problems(data: Any, positions: dict, display: str, schema: dict[str, Any] | None = None) -> list[Problem]:
+    """Every schema error of a target as a located, readable problem: each unknown key on its own
+    with the closest valid name, wrong values with what was expected."""
+    import jsonschema
+
+    from validatiestraat.scenario.yamlpos import position_of, unknown_keys, value_position_of
+
+    validator = jsonschema.Draft202012Validator(schema or TARGET_SCHEMA)
+    problems: list[Problem] = []
+
+    def add(path: tuple, message: str, value: bool = False) -> None:
+        line, col = value_position_of(positions, path) if value else position_of(positions, path)
+        problems.append(Problem(display, line, col, f"{_label(path)}: {message}"))
+
+    for error in validator.iter_errors(data):
+        path = tuple(error.absolute_path)
+        kind = error.validator
+        if kind == "additionalProperties":
+            valid = list(error.schema.get("properties", {}))
+            for key in unknown_keys(error):
+                line, col = position_of(positions, path + (key,))
+                problems.append(Problem(display, line, col, f"{_label(path)}: unknown key {key!r}{_hint(key, valid)}"))
+        elif kind == "anyOf" and not path and error.validator_value == TARGET_SCHEMA.get("anyOf"):
+            add(path, "give either 'endpoints' (the DVA's URLs) or 'lists' (a ZAL to resolve them from)")
+        elif kind == "required":
+            add(path, error.message)
+        elif kind == "dependentRequired":
+            for prop, needed in error.validator_value.items():
+                missing = [n for n in needed if prop in error.instance and n not in error.instance]
+                for name in missing:
+                    line, col = position_of(positions, path + (prop,))
+                    problems.append(Problem(display, line, col, f"{_label(path + (prop,))}: needs {name!r} as well"))
+        elif kind == "enum":
+            allowed = error.validator_value
+            shown = repr(error.instance) if isinstance(error.instance, str) else _shown(error.instance)
+            message = f"{shown} is not one of {', '.join(map(repr, allowed))}"
+            if isinstance(error.instance, str):
+                suggestion = closest(error.instance, [str(a) for a in allowed])
+                if suggestion is not None:
+                    message += f" (did you mean {suggestion!r}?)"
+            add(path, message, value=True)
+        elif kind == "type":
+            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            add(path, f"expected {_or([_TYPE_WORDS.get(w, w) for w in wanted])}, got {_shown(error.instance)}",
+                value=True)
+        elif kind == "exclusiveMinimum":
+            add(path, f"must be greater than {error.validator_value:g}, got {_shown(error.instance)}", value=True)
+        elif kind == "minimum":
+            add(path, f"must be at least {error.validator_value:g}, got {_shown(error.instance)}", value=True)
+        elif kind in ("minLength", "minItems"):
+            add(path, "must not be empty", value=True)
+        elif kind == "pattern":
+            add(path, f"{_shown(error.instance)} does not have the form {error.validator_value}", value=True)
+        else:
+            add(path, error.message, value=not isinstance(error.instance, (dict, list)))
+    problems.extend(_driver_problems(data, positions, display))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.message))
+    return problems
+
+
+def _driver_problems(data: Any, positions: dict, display: str) -> list[Problem]:
+    """Login keys that the chosen driver never reads, and steps that mix actions."""
+    from validatiestraat.scenario.yamlpos import position_of
+
+    login = data.get("login") if isinstance(data, dict) else None
+    if not isinstance(login, dict) or login.get("driver") not in ("form", "steps", "manual"):
+        return []
+    driver = login["driver"]
+    problems = []
+    for key, only in LOGIN_DRIVER_KEYS.items():
+        if key in login and only != driver:
+            line, col = position_of(positions, ("login", key))
+            problems.append(Problem(display, line, col, f"login.{key}: only driver {only!r} reads this key, "
+                                                        f"but the driver is {driver!r}"))
+    if driver == "steps" and "steps" not in login:
+        line, col = position_of(positions, ("login", "driver"))
+        problems.append(Problem(display, line, col, "login: driver 'steps' needs a 'steps' list"))
+    steps = login.get("steps") if driver == "steps" and isinstance(login.get("steps"), list) else []
+    for i, step in enumerate(steps):
+        if isinstance(step, dict) and "click" in step and ("fill" in step or "submit" in step):
+            line, col = position_of(positions, ("login", "steps", i, "click"))
+            problems.append(Problem(display, line, col, f"login.steps[{i}]: a step either clicks or fills and "
+                                                        "submits, not both"))
+    return problems

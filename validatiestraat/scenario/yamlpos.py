@@ -2,11 +2,14 @@
 
 ``load_with_positions`` returns plain Python data plus a map from a JSON path (tuple of keys
 and indexes) to a 1-based (line, column), so schema errors can be reported as
-``file:line:column: message``.
+``file:line:column: message``. For a member of a mapping the map holds the position of its KEY
+(where an "unknown key" error should point); the position of the value itself is kept in
+``positions.value_positions`` (where "expected a number, got 'abc'" should point).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -20,8 +23,21 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+class Positions(dict):
+    """JSON path -> (line, column): the key's position for mapping members, else the value's.
+
+    ``value_positions`` maps every path to the position of the value itself.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value_positions: dict[Path_, tuple[int, int]] = {}
+
+
 def _construct(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]], loader: _Loader) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(positions, Positions):
+        positions.value_positions[path] = positions[path]
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
@@ -49,7 +65,7 @@ def _construct(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, i
 def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, tuple[int, int]]]:
     """Parse one YAML document. Raises :class:`YamlError` with a located problem."""
     loader = _Loader(text)
-    positions: dict[Path_, tuple[int, int]] = {}
+    positions: dict[Path_, tuple[int, int]] = Positions()
     try:
         node = loader.get_single_node()
         if node is None:
@@ -86,16 +102,33 @@ def position_of(positions: dict[Path_, tuple[int, int]], path: Path_) -> tuple[i
         path = path[:-1]
 
 
-def schema_error_location(error, positions: dict[Path_, tuple[int, int]]) -> tuple[int | None, int | None]:
-    """Where a jsonschema error points: the offending key for unknown keys, else the value."""
-    path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        patterns = error.schema.get("patternProperties", {})
-        import re
+def value_position_of(positions: dict[Path_, tuple[int, int]], path: Path_) -> tuple[int | None, int | None]:
+    """The position of the value at ``path`` itself (not of its key), else as :func:`position_of`."""
+    values = getattr(positions, "value_positions", None)
+    path = tuple(path)
+    if values and path in values:
+        return values[path]
+    return position_of(positions, path)
 
-        for key in error.instance:
-            if key not in allowed and not any(re.search(p, key) for p in patterns):
-                if path + (key,) in positions:
-                    return positions[path + (key,)]
+
+def unknown_keys(error) -> list[str]:
+    """The keys an ``additionalProperties`` error is about (not allowed by properties or patterns)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    allowed = set(error.schema.get("properties", {}))
+    patterns = error.schema.get("patternProperties", {})
+    return [key for key in error.instance
+            if key not in allowed and not any(re.search(p, str(key)) for p in patterns)]
+
+
+def schema_error_location(error, positions: dict[Path_, tuple[int, int]]) -> tuple[int | None, int | None]:
+    """Where a jsonschema error points: the (first) offending key for unknown keys, a scalar value
+    itself for a wrong value (type, enum, pattern, range), else the key of the value."""
+    path = tuple(error.absolute_path)
+    for key in unknown_keys(error):
+        if path + (key,) in positions:
+            return positions[path + (key,)]
+    if error.validator not in ("required", "dependentRequired", "additionalProperties") \
+            and not isinstance(error.instance, (dict, list)):
+        return value_position_of(positions, path)
     return position_of(positions, path)
