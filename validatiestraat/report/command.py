@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 from validatiestraat import exitcodes
-from validatiestraat.requirements import AREAS, catalogue
+from validatiestraat.requirements import AREAS, catalogue, describe_condition
+
+#: the run that a requirement of each area belongs to (for "applies when")
+ROLE_OF_AREA = {"dva-as": "dva", "dva-rs": "dva", "tls": "dva", "lists": "dva", "pgo": "pgo"}
 from validatiestraat.scenario.loader import bundled_scenarios_dir, load_scenarios
 
 
@@ -47,6 +50,7 @@ def requirements_command(args: argparse.Namespace) -> int:
             continue
         rows.append({"id": rid, "title": req.title, "area": req.area, "role": req.role, "level": req.level,
                      "uncertain": req.uncertain, "optional": req.optional, "source": req.source,
+                     "applies_when": req.applies_when, "how_to_test": req.how_to_test,
                      "scenarios": scenarios, "not_tested": None if scenarios else (req.not_tested or "no scenario yet")})
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -55,13 +59,19 @@ def requirements_command(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("ID", "level", "title", "tested by", title="MedMij requirements and coverage", expand=True)
+    table = Table("ID", "level", "title", "applies when", "tested by", title="MedMij requirements and coverage",
+                  expand=True)
     for r in rows:
         level = r["level"] + (" ⚠" if r["uncertain"] else "") + (" opt" if r["optional"] else "")
         tested = Text(", ".join(r["scenarios"]), style="green") if r["scenarios"] else Text(r["not_tested"], style="yellow")
-        table.add_row(r["id"], level, r["title"], tested)
+        if r["how_to_test"]:
+            tested.append(f"\n({r['how_to_test']})", style="dim")
+        applies = describe_condition(r["applies_when"]) or f"every {ROLE_OF_AREA.get(r['area'], r['role'])} run"
+        table.add_row(r["id"], level, r["title"], Text(applies), tested)
     console = Console()
     console.print(table)
     covered = sum(1 for r in rows if r["scenarios"])
     console.print(f"{covered} of {len(rows)} requirements covered by at least one scenario")
+    console.print("READY promises every MUST requirement that applies to the run (role, declared gegevensdiensten, "
+                  "target options and parts): each must be judged and pass, or the verdict is INCOMPLETE", style="dim")
     return exitcodes.OK

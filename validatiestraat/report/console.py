@@ -15,7 +15,7 @@ from validatiestraat.report.redact import Redactor
 from validatiestraat.requirements import AREAS
 
 STYLE = {
-    Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta",
+    Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.BLOCKED: "dark_orange",
     Status.WARNING: "yellow", Status.SKIP: "dim", Status.OMITTED: "dim",
 }
 
@@ -43,28 +43,46 @@ class ConsoleProgress:
         pass
 
     def check_finished(self, result: CheckResult) -> None:
-        if result.status.blocking:
+        if result.status is Status.FAIL:
             self._failed[result.scenario] = self._failed.get(result.scenario, 0) + 1
 
     def scenario_finished(self, scenario, result: ScenarioResult) -> None:
         status = result.status
-        mark = {Status.PASS: "✔", Status.FAIL: "✘", Status.ERROR: "!", Status.WARNING: "⚠"}.get(status, "·") if status else "·"
+        mark = {Status.PASS: "✔", Status.FAIL: "✘", Status.ERROR: "!", Status.BLOCKED: "⊘",
+                Status.WARNING: "⚠"}.get(status, "·") if status else "·"
         style = STYLE.get(status, "") if status else "dim"
         failed = self._failed.get(scenario.id, 0)
-        extra = f" ({failed} blocking)" if failed else ""
+        extra = f" ({failed} failed)" if failed else ""
         self.progress.console.print(Text(f" {mark} ", style=style) + Text(f"{scenario.id}") +
                                     Text(f"  {result.duration_ms / 1000:.2f} s{extra}", style="dim"))
         self.progress.advance(self.task)
 
 
+VERDICT_STYLE = {
+    "READY": ("bold white on green", "green"),
+    "NOT READY": ("bold white on red", "red"),
+    "INCOMPLETE": ("bold black on yellow", "yellow"),
+}
+#: the order of the status columns in the summary
+SHOWN = (Status.PASS, Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WARNING, Status.SKIP, Status.OMITTED)
+#: how many requirement IDs a line names before "and N more"
+MAX_IDS = 12
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:MAX_IDS])
+    return shown + (f" and {len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else "")
+
+
 def summary(console: Console, result: RunResult, readiness: Readiness, redactor: Redactor, verbose: bool = False) -> None:
     counts = readiness.counts
     count_text = Text()
-    for status in (Status.PASS, Status.FAIL, Status.ERROR, Status.WARNING, Status.SKIP, Status.OMITTED):
+    for status in SHOWN:
         n = counts.get(status.value, 0)
         if n:
             count_text.append(f"{n} {status.value}  ", style=STYLE[status])
-    verdict = Text(f" {readiness.verdict} ", style="bold white on green" if readiness.ready else "bold white on red")
+    badge, border = VERDICT_STYLE.get(readiness.verdict, VERDICT_STYLE["NOT READY"])
+    verdict = Text(f" {readiness.verdict} ", style=badge)
     target = result.target.get("name", "?")
     header = Text.assemble(verdict, "  ", (f"{target}", "bold"), (f"  ({len(result.checks)} checks, "
                                                                    f"{len(result.scenarios)} scenarios)", "dim"))
@@ -89,27 +107,55 @@ def summary(console: Console, result: RunResult, readiness: Readiness, redactor:
             table.add_row(Text(check.check, style="bold red"), Text(redactor.text(check.reason) or ""))
         parts.append(Text("Blocking failures", style="bold"))
         parts.append(table)
+    if readiness.blocked:
+        roots = sorted({rid for c in result.checks if c.status is Status.BLOCKED for rid in c.blocked_by})
+        parts.append(Text(f"{readiness.blocked} check(s) blocked" + (f" by the failure of {_ids(roots)}" if roots else
+                                                                    " by an earlier failure") +
+                          " (not failures themselves)", style=STYLE[Status.BLOCKED]))
+    if readiness.incomplete:
+        parts.append(Text("Not judged (INCOMPLETE)" if readiness.verdict == "INCOMPLETE" else
+                          "Not judged", style="bold yellow"))
+        table = Table(box=box.SIMPLE, show_header=True, header_style="bold", expand=True, pad_edge=False)
+        table.add_column("requirement", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("why it was not judged", overflow="fold")
+        # in a subset run most requirements are simply not selected: one line for all of those
+        not_selected = [i.id for i in readiness.incomplete
+                        if readiness.subset and i.status == "untested" and i.id and i.reason.startswith("not in this subset")]
+        for item in readiness.incomplete:
+            if item.id in not_selected:
+                continue
+            name = item.id or (item.check or "run")
+            style = "yellow" if item.status in ("subset", "untested", "omitted", "skip") else (
+                STYLE[Status.BLOCKED] if item.status == "blocked" else STYLE[Status.ERROR])
+            reason = redactor.text(item.reason) or ""
+            if verbose and item.check and item.id:
+                reason += f"  [{item.check}]"
+            table.add_row(Text(name, style="bold"), Text(item.status, style=style), Text(reason))
+        if not_selected:
+            table.add_row(Text(f"{len(not_selected)} more", style="bold"), Text("untested", style="yellow"),
+                          Text(f"not in this subset run: {_ids(not_selected)}"))
+        parts.append(table)
+    if readiness.degraded:
+        parts.append(Text("Degraded mode", style="bold yellow"))
+        for text in readiness.degraded:
+            parts.append(Text(f"  • {redactor.text(text)}", style="yellow"))
     warnings = [o for o in readiness.requirements.values() if o.status is Status.WARNING]
     if warnings:
         parts.append(Text("Warnings: " + ", ".join(o.requirement.id for o in warnings), style="yellow"))
     areas = Table(box=box.SIMPLE_HEAD, expand=False)
     areas.add_column("area")
-    for status in (Status.PASS, Status.FAIL, Status.ERROR, Status.WARNING, Status.SKIP, Status.OMITTED):
+    for status in SHOWN:
         areas.add_column(status.value, justify="right", style=STYLE[status])
-    areas.add_column("untested", justify="right", style="dim")
-    untested: dict[str, int] = {}
-    for o in readiness.requirements.values():
-        if o.status is None:
-            untested[o.requirement.area] = untested.get(o.requirement.area, 0) + 1
+    areas.add_column("untested", justify="right", style="yellow")
+    areas.add_column("n/a", justify="right", style="dim")
     area_counts = readiness.areas()
     for area in AREAS:
         c = area_counts.get(area)
-        if not c and not untested.get(area):
+        if not c:
             continue
-        c = c or {}
-        areas.add_row(AREAS[area], *[str(c.get(s.value, 0) or "") for s in (
-            Status.PASS, Status.FAIL, Status.ERROR, Status.WARNING, Status.SKIP, Status.OMITTED)],
-            str(untested.get(area, "")))
-    parts.append(Text("Requirements per area", style="bold"))
+        areas.add_row(AREAS[area], *[str(c.get(s.value, 0) or "") for s in SHOWN],
+                      str(c.get("untested") or ""), str(c.get("n/a") or ""))
+    parts.append(Text("Requirements per area (untested: in scope but not tested; n/a: out of scope)", style="bold"))
     parts.append(areas)
-    console.print(Panel(Group(*parts), title="validatiestraat · label readiness", border_style="green" if readiness.ready else "red"))
+    console.print(Panel(Group(*parts), title="validatiestraat · label readiness", border_style=border))
