@@ -27,10 +27,15 @@ from validatiestraat.target import Target, load_target, target_from_dict
 EPILOG = """examples:
   validatiestraat run                                 # the DVA suite against the embedded reference DVA
   validatiestraat run --fault code-reusable           # ... with a fault switched on (expect NOT READY)
+  validatiestraat run --fault-profile realistic-broken-dva-1   # many faults at once
   validatiestraat run --target my-dva.yaml --report-dir out/
-  validatiestraat run --scenarios scenarios/dva/oauth -k '*code*'
+  validatiestraat run --scenarios scenarios/dva/oauth -k '*code*'   # a subset: at best INCOMPLETE
 
-exit codes: 0 READY, 3 NOT READY, 4 configuration or scenario error, 5 internal error"""
+verdicts: READY (every in-scope MUST requirement judged and passed), NOT READY (a MUST requirement
+failed), INCOMPLETE (nothing failed, but an in-scope MUST requirement was not judged: untested,
+omitted, blocked or errored; or a subset run)
+exit codes: 0 READY, 3 NOT READY or INCOMPLETE, 4 configuration or scenario error (also: no login
+could be completed with the target's login settings), 5 internal error"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--target", type=Path, help="target file (YAML); default: start the embedded reference DVA")
-    p.add_argument("--fault", action="append", default=[], metavar="NAME",
-                   help="switch on a fault of the reference DVA (repeatable; see `validatiestraat faults`)")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME[,NAME...]",
+                   help="switch on faults of the reference DVA (repeatable or comma-separated; "
+                        "see `validatiestraat faults`)")
+    p.add_argument("--fault-profile", action="append", default=[], metavar="NAME",
+                   help="switch on a named set of faults of the reference DVA (repeatable; see `validatiestraat faults`)")
+    p.add_argument("--lenient", action="store_true",
+                   help="the reference DVA answers any query (default: strict, only the gegevensdienst's catalogued "
+                        "queries, as real DVAs do)")
     p.add_argument("--scenarios", action="append", type=Path, metavar="PATH",
                    help="scenario file or folder (repeatable; default: the bundled scenarios)")
     p.add_argument("-k", dest="select", action="append", default=[], metavar="PATTERN",
@@ -72,24 +83,50 @@ def _select(scenarios, args) -> list:
     return out
 
 
-def _reference_target(stack: ExitStack, faults: list[str]) -> Target:
+def _reference_target(stack: ExitStack, faults: list[str], strict: bool = True) -> Target:
     from validatiestraat.reference.faults import FAULTS
     from validatiestraat.reference.server import ReferenceDVA
 
-    unknown = [f for f in faults if f not in FAULTS]
-    if unknown:
-        raise UserError(
-            f"unknown fault(s): {', '.join(unknown)}",
-            [Problem("--fault", None, None, f"{name}: {fault.description}") for name, fault in sorted(FAULTS.items())],
-        )
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="validatiestraat-ref-")))
     settings: dict = {}
     for name in faults:  # some faults need a setting of the DVA to be observable (e.g. short tokens)
         settings.update(FAULTS[name].reference)
-    dva = ReferenceDVA(workdir=workdir, faults=faults, code_lifetime=2.0, **settings)
+    dva = ReferenceDVA(workdir=workdir, faults=faults, code_lifetime=2.0,
+                       **({} if strict else {"strict": False}), **settings)
     dva.start()
     stack.callback(dva.stop)
     return target_from_dict(dva.target_dict(), workdir, source="embedded reference DVA")
+
+
+def _faults(args: argparse.Namespace) -> list[str]:
+    from validatiestraat.reference.faults import expand
+
+    return expand(args.fault, args.fault_profile)
+
+
+def scope_of(target: Target, args: argparse.Namespace) -> dict:
+    """What READY promises for this run: role, gegevensdiensten, enabled options, what the target
+    provides, and whether the bundled suite was narrowed (a subset run can never be READY)."""
+    has = []
+    if target.other_client is not None:
+        has.append("other_client")
+    if target.option("untrusted_client_certificate"):
+        has.append("untrusted_client")
+    if target.option("lists") or getattr(target, "whitelist", None) is not None:
+        has.append("lists")
+    if getattr(target, "access_token", None):
+        has.append("pre_issued_access_token")
+    return {
+        "role": args.role if args.role != "all" else "dva",
+        "gegevensdiensten": list(target.gegevensdiensten),
+        "options": {k: v for k, v in target.options.items() if v not in (None, False, "", [], {})
+                    and isinstance(v, (str, int, float, bool))} | {k: True for k, v in target.options.items()
+                                                                  if isinstance(v, (dict, list)) and v},
+        "has": has,
+        "subset": bool(args.select or args.tag or args.scenarios),
+        "selection": {"k": list(args.select), "tag": list(args.tag),
+                      "scenarios": [str(p) for p in (args.scenarios or [])]},
+    }
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -97,18 +134,22 @@ def run_command(args: argparse.Namespace) -> int:
     scenarios = _select(scenarios, args)
     if not scenarios:
         raise UserError("no scenario matches the selection (--scenarios, -k, --tag, --role)")
+    if args.concurrency < 1:
+        raise UserError(f"--concurrency must be at least 1 (got {args.concurrency})")
+    faults = _faults(args) if (args.fault or args.fault_profile) else []
     console = Console(stderr=True) if args.json else Console()
     with ExitStack() as stack:
         if args.target:
-            if args.fault:
-                raise UserError("--fault applies to the embedded reference DVA only; drop --target or --fault")
+            if faults:
+                raise UserError("--fault and --fault-profile apply to the embedded reference DVA only; "
+                                "drop --target or the faults")
             target = load_target(args.target)
             problems = preflight(target, network=not args.no_preflight)
             if problems:
                 raise UserError(f"preflight found {len(problems)} problem(s) with the target; nothing was tested", problems)
         else:
-            target = _reference_target(stack, args.fault)
-        runner = Runner(target, scenarios, concurrency=max(1, args.concurrency), faults=list(args.fault))
+            target = _reference_target(stack, faults, strict=not args.lenient)
+        runner = Runner(target, scenarios, concurrency=args.concurrency, faults=faults, scope=scope_of(target, args))
         if args.json:
             result = asyncio.run(runner.run())
         else:
@@ -126,4 +167,11 @@ def run_command(args: argparse.Namespace) -> int:
         if args.report_dir:
             console.print(f"reports: {', '.join(str(p) for p in paths.values())}", style="dim")
     sys.stdout.flush()
+    state = runner.state
+    if state.logins and not state.logins_completed and state.login_config_errors:
+        raise UserError(
+            f"no login could be completed with the target's login settings ({state.logins} attempted); "
+            "this is a configuration error, not a failure of the DVA: fix the target's `login:` block",
+            [Problem(target.source, None, None, msg) for msg in sorted(set(state.login_config_errors))[:5]],
+        )
     return exitcodes.OK if readiness.ready else exitcodes.NOT_READY

@@ -8,6 +8,7 @@ for network trouble (the exchange carries the error instead).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import ssl
@@ -50,6 +51,19 @@ class Recorder:
         if isinstance(value, str) and len(value) >= 6:
             with self._lock:
                 self.secrets.add(value)
+
+
+class RunState:
+    """What the flows of one run share: settled facts about the target (e.g. which body encoding
+    its token endpoint accepts) and counters the run's verdict needs (logins that could not be
+    completed). Flows run concurrently; coroutines take :attr:`lock` before deciding a fact."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.facts: dict[str, Any] = {}
+        self.logins = 0  # authorization requests that went through a login
+        self.logins_completed = 0  # ... that reached the redirect_uri
+        self.login_config_errors: list[str] = []  # ... that the tester's login settings could not complete
 
 
 class TLSContexts:
@@ -107,6 +121,11 @@ class HttpSubject:
     response: httpx.Response | None
     error: str | None
     elapsed_ms: float | None
+    #: a stable code for a transport failure (engine/transport.py classify), e.g.
+    #: "client_certificate_required"; None when a response came back
+    error_code: str | None = None
+    #: whether a client certificate was offered (False on the frontchannel, like a browser)
+    client_certificate: bool = True
     _json: Any = field(default=None, repr=False)
     _json_done: bool = field(default=False, repr=False)
 
@@ -145,8 +164,16 @@ class FlowContext:
         tls: TLSContexts,
         variables: dict[str, Any] | None = None,
         whitelist: Any = None,
+        run: RunState | None = None,
     ):
         self.target = target
+        self.run = run if run is not None else RunState()
+        #: for a variable a step should have captured but did not: the requirement IDs whose
+        #: failure (or error) is why, and a one-line reason; the runner uses them to mark the
+        #: checks that needed the variable BLOCKED instead of failing them
+        self.blockers: dict[str, tuple[list[str], str]] = {}
+        #: (resource type, id) of every resource the flow's FHIR responses returned, in order
+        self.seen_resources: list[tuple[str, str]] = []
         self.scenario_id = scenario_id
         self.recorder = recorder
         self.tls = tls
@@ -199,6 +226,7 @@ class FlowContext:
         )
         response: httpx.Response | None = None
         error: str | None = None
+        error_code: str | None = None
         t0 = time.perf_counter()
         refused = self._whitelist_refusal(request.url)
         if refused:
@@ -208,11 +236,10 @@ class FlowContext:
                 response = await _bounded(await client.send(request, stream=True), request)
             except httpx.TimeoutException as exc:
                 error = f"timeout ({type(exc).__name__}) after {time.perf_counter() - t0:.1f} s"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {_short(exc)}"
-            except ssl.SSLError as exc:  # pragma: no cover - httpx wraps these
-                error = f"TLS error: {exc}"
-            except (OSError, ValueError) as exc:
+                error_code = "timeout"
+            except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+                error, error_code = _explain(exc, str(request.url), identity != "none")
+            except ValueError as exc:
                 error = f"{type(exc).__name__}: {exc}"
         elapsed = (time.perf_counter() - t0) * 1000
         body = request.content.decode("utf-8", "replace") if request.content else None
@@ -241,6 +268,8 @@ class FlowContext:
             response=response,
             error=error,
             elapsed_ms=elapsed,
+            error_code=error_code,
+            client_certificate=identity != "none",
         )
 
     def _whitelist_refusal(self, url: httpx.URL) -> str | None:
@@ -272,6 +301,15 @@ async def _bounded(streamed: httpx.Response, request: httpx.Request) -> httpx.Re
     response = httpx.Response(streamed.status_code, headers=headers, content=b"".join(chunks), request=request,
                               extensions=streamed.extensions)
     return response
+
+
+def _explain(exc: BaseException, url: str, client_certificate: bool) -> tuple[str, str | None]:
+    """A transport failure as one sentence a user can act on, and its stable code."""
+    try:
+        from validatiestraat.engine import transport
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return f"{type(exc).__name__}: {_short(exc)}", None
+    return transport.explain(exc, url, client_certificate), transport.classify(exc)
 
 
 def _short(exc: Exception) -> str:

@@ -34,6 +34,7 @@ PLUGIN_MODULES: list[str] = [
     "validatiestraat.oauth.checks",
     "validatiestraat.rs.checks",
     "validatiestraat.rs.resolve",
+    "validatiestraat.rs.probe",
     "validatiestraat.lists.plugin",
     "validatiestraat.tls.checks",
 ]
@@ -44,7 +45,14 @@ class StepError(Exception):
 
 
 class PreconditionMissing(Exception):
-    """A step needs a value (e.g. an access token) that an earlier step did not produce."""
+    """A step needs a value (e.g. an access token) that an earlier step did not produce.
+
+    ``variable`` names the missing flow variable, so that the runner can say which earlier
+    failure blocked the step (see :attr:`FlowContext.blockers`)."""
+
+    def __init__(self, message: str, variable: str | None = None):
+        super().__init__(message)
+        self.variable = variable
 
 
 @dataclass
@@ -55,6 +63,13 @@ class StepOutcome:
     exchanges: list[str] = field(default_factory=list)  # ids of recorded exchanges
     error: str | None = None  # set when the step could not complete; checks then end as ERROR/SKIP
     skipped: str | None = None  # set when a precondition was missing
+    #: requirement IDs whose failure kept this step from its input (with ``skipped``: BLOCKED)
+    blocked_by: list[str] = field(default_factory=list)
+    #: the step ran in a degraded mode (e.g. token requests as JSON, the pre-issued access token);
+    #: every check of the step carries this text
+    degraded: str | None = None
+    #: what a step kind hands its own checks besides the subject (e.g. a refused first attempt)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +78,8 @@ class Verdict:
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] | None = None  # overrides the step's exchanges when given
+    #: with status BLOCKED: the requirement IDs of the root failure
+    blocked_by: list[str] = field(default_factory=list)
 
     @classmethod
     def passed(cls, reason: str = "ok", **details: Any) -> "Verdict":
@@ -84,6 +101,10 @@ class Verdict:
     def omitted(cls, reason: str, **details: Any) -> "Verdict":
         return cls(Status.OMITTED, reason, details)
 
+    @classmethod
+    def blocked(cls, reason: str, blocked_by: list[str], **details: Any) -> "Verdict":
+        return cls(Status.BLOCKED, reason, details, blocked_by=list(blocked_by))
+
 
 class StepKind:
     """Base class of a step kind. Subclasses set ``name`` and ``schema`` and implement ``run``."""
@@ -94,6 +115,9 @@ class StepKind:
     schema: ClassVar[dict[str, Any]] = {"type": "object"}
     #: keys that hold the step's parameters, used by the scenario JSON Schema.
     description: ClassVar[str] = ""
+    #: checks the engine adds to every step of this kind (``expect:`` items, e.g. the inspection
+    #: of every authorization redirect), unless the step already names that check
+    implicit_checks: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     async def run(self, spec: dict[str, Any], ctx: "FlowContext") -> StepOutcome:  # pragma: no cover
         raise NotImplementedError

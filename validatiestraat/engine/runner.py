@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import jmespath
 
 from validatiestraat import SUITE_VERSION, __version__
-from validatiestraat.engine.context import FlowContext, HttpSubject, Recorder, TLSContexts
+from validatiestraat.engine.context import FlowContext, HttpSubject, Recorder, RunState, TLSContexts
 from validatiestraat.engine.plugins import (
     CHECKS,
     STEP_KINDS,
@@ -53,8 +53,11 @@ class Runner:
         concurrency: int = 8,
         whitelist: Any = None,
         faults: list[str] | None = None,
+        scope: dict[str, Any] | None = None,
     ):
         load_plugins()
+        self.scope = dict(scope or {})
+        self.state = RunState()
         self.target = target
         self.scenarios = scenarios
         self.handlers = handlers or []
@@ -97,6 +100,7 @@ class Runner:
             checks=self.checks,
             exchanges=sorted(self.recorder.exchanges, key=lambda x: x.id),
             faults=self.faults,
+            scope=self.scope,
         )
 
     def _whitelist_findings(self) -> None:
@@ -130,7 +134,8 @@ class Runner:
         self._emit("scenario_started", scenario)
         t0 = time.perf_counter()
         started = _now()
-        ctx = FlowContext(self.target, scenario.id, self.recorder, self.tls, scenario.variables, self.whitelist)
+        ctx = FlowContext(self.target, scenario.id, self.recorder, self.tls, scenario.variables, self.whitelist,
+                          run=self.state)
         results: list[CheckResult] = []
         omitted = self._omission(scenario.when)
         try:
@@ -176,12 +181,10 @@ class Runner:
         outcome: StepOutcome
         if omitted:
             outcome = StepOutcome(subject=None, skipped=omitted)
-            status_for_skip = Status.OMITTED
         else:
-            status_for_skip = Status.SKIP
             missing = [name for name in step.get("requires", []) if ctx.vars.get(name) in (None, "")]
             if missing:
-                outcome = StepOutcome(subject=None, skipped=_missing_reason(missing))
+                outcome = _blocked(missing, ctx)
             else:
                 outcome = await self._execute(kind, step, ctx)
         if outcome.skipped is None and not outcome.error:
@@ -190,33 +193,61 @@ class Runner:
             self._capture(step.get("capture", {}), outcome, ctx, quiet=True)
         duration = (time.perf_counter() - t0) * 1000
         results = []
-        for n, item in enumerate(step.get("expect", []), start=1):
+        named = {check_name(item) for item in step.get("expect", [])}
+        items = list(step.get("expect", [])) + [dict(c) for c in kind.implicit_checks if check_name(c) not in named]
+        for n, item in enumerate(items, start=1):
             name = check_name(item)
             assert name is not None  # guaranteed by the loader
             check = CHECKS[name]
             requirements = list(item.get("requirements", check.requirements))
-            if outcome.skipped is not None:
-                verdict = Verdict(status_for_skip, outcome.skipped)
+            if omitted:
+                verdict = Verdict(Status.OMITTED, outcome.skipped or omitted)
+            elif outcome.skipped is not None:
+                verdict = Verdict.blocked(outcome.skipped, outcome.blocked_by)
             else:
                 verdict = self._evaluate(check, item[name], outcome, ctx)
             verdict = self._apply_severity(verdict, item.get("severity"), requirements)
+            reason = verdict.reason
+            if outcome.degraded and verdict.status not in (Status.OMITTED, Status.BLOCKED):
+                reason = f"{reason} [judged in degraded mode: {outcome.degraded}]"
             result = CheckResult(
                 id=f"{scenario.id}/{step['name']}/{n}-{name}",
                 title=item.get("title") or step.get("title") or check.title or name,
                 requirements=requirements,
                 status=verdict.status,
-                reason=verdict.reason,
+                reason=reason,
                 scenario=scenario.id,
                 step=step["name"],
                 check=name,
                 evidence=list(verdict.evidence if verdict.evidence is not None else outcome.exchanges),
                 details=verdict.details,
                 duration_ms=duration,
+                blocked_by=list(verdict.blocked_by),
+                degraded=outcome.degraded if verdict.status not in (Status.OMITTED, Status.BLOCKED) else None,
             )
             results.append(result)
             self.checks.append(result)
             self._emit("check_finished", result)
+        self._note_blockers(step, outcome, results, ctx)
         return results
+
+    @staticmethod
+    def _note_blockers(step: dict[str, Any], outcome: StepOutcome, results: list[CheckResult],
+                       ctx: FlowContext) -> None:
+        """Remember why a variable this step should have captured is missing: the requirements of
+        the step's failed (or errored) checks, so that the steps needing it end as BLOCKED by them."""
+        for var in step.get("capture", {}):
+            if ctx.vars.get(var) not in (None, ""):
+                ctx.blockers.pop(var, None)
+                continue
+            if outcome.skipped is not None:
+                ctx.blockers[var] = (list(outcome.blocked_by), outcome.skipped)
+                continue
+            bad = [r for r in results if r.status in (Status.FAIL, Status.ERROR, Status.WARNING)]
+            reqs = list(dict.fromkeys(req for r in bad for req in r.requirements))
+            why = (f"step '{step['name']}' {bad[0].status.value}ed: {bad[0].reason}" if bad
+                   else f"step '{step['name']}' did not produce it" + (f" ({outcome.error})" if outcome.error else ""))
+            ctx.blockers[var] = (reqs, why.replace("faileded", "failed").replace("errored", "errored"))
 
     async def _execute(self, kind, step: dict[str, Any], ctx: FlowContext) -> StepOutcome:
         spec = {k: v for k, v in step.items() if k not in ("expect", "capture")}
@@ -225,14 +256,16 @@ class Runner:
                 await asyncio.sleep(float(ctx.render(spec["sleep"])))
             rendered = ctx.render({k: v for k, v in spec.items() if k not in ("name", "kind", "title", "when", "requires")})
         except MissingVariable as exc:
-            return StepOutcome(subject=None, skipped=_missing_reason([exc.name]))
+            return _blocked([exc.name], ctx)
         timeout = float(step.get("timeout", DEFAULT_STEP_TIMEOUT))
         try:
             return await asyncio.wait_for(kind.run(rendered, ctx), timeout=timeout)
         except PreconditionMissing as exc:
+            if exc.variable:
+                return _blocked([exc.variable], ctx)
             return StepOutcome(subject=None, skipped=str(exc))
         except MissingVariable as exc:
-            return StepOutcome(subject=None, skipped=_missing_reason([exc.name]))
+            return _blocked([exc.name], ctx)
         except asyncio.TimeoutError:
             return StepOutcome(subject=None, error=f"step timed out after {timeout:.0f} s")
         except StepError as exc:
@@ -245,7 +278,8 @@ class Runner:
         try:
             arg = ctx.render(raw_arg)
         except MissingVariable as exc:
-            return Verdict(Status.SKIP, _missing_reason([exc.name]))
+            blocked = _blocked([exc.name], ctx)
+            return Verdict.blocked(blocked.skipped or _missing_reason([exc.name]), blocked.blocked_by)
         if outcome.subject is None and outcome.error:
             return Verdict(Status.ERROR, f"step could not complete: {outcome.error}")
         try:
@@ -278,6 +312,26 @@ class Runner:
 
 def _missing_reason(names: list[str]) -> str:
     return "precondition missing: no " + ", ".join(f"'{n}'" for n in names) + " (an earlier step did not produce it)"
+
+
+def _blocked(names: list[str], ctx: FlowContext) -> StepOutcome:
+    """A step that cannot run because variables are missing: BLOCKED by whatever kept them from
+    being captured (the requirements of the earlier step's failed checks)."""
+    reqs: list[str] = []
+    whys: list[str] = []
+    for name in names:
+        known = ctx.blockers.get(name)
+        if known:
+            reqs.extend(known[0])
+            whys.append(f"no '{name}' because {known[1]}")
+        else:
+            whys.append(f"no '{name}' (no earlier step produced it)")
+    reqs = list(dict.fromkeys(reqs))
+    head = f"blocked by {', '.join(reqs)}: " if reqs else "blocked: "
+    reason = head + "; ".join(whys)
+    if len(reason) > 400:
+        reason = reason[:397] + "..."
+    return StepOutcome(subject=None, skipped=reason, blocked_by=reqs)
 
 
 def _extract(how: dict[str, Any], subject: Any, ctx: FlowContext) -> Any:

@@ -67,21 +67,45 @@ class HttpStep(StepKind):
         return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
 
 
-def _fhir_headers(spec: dict[str, Any], ctx: FlowContext) -> dict[str, str]:
+#: the note on checks judged with the target's pre-issued token instead of a flow's own
+PRE_ISSUED_NOTE = ("with the pre-issued access token (target resource.access_token), because no flow of this "
+                   "scenario produced one")
+
+
+def _fhir_headers(spec: dict[str, Any], ctx: FlowContext) -> tuple[dict[str, str], str | None]:
+    """The request headers, and a degraded-mode note when the pre-issued access token stands in."""
     fmt = spec.get("format", "json")
     version = FHIR_VERSION_PARAM.get(ctx.target.fhir_version, "3.0")
     headers = {"Accept": f"{FHIR_MIME[fmt]}; fhirVersion={version}"}
     headers.update(medmij_headers(ctx))
     token = spec.get("token", "__default__")
+    note = None
     if token == "__default__":
         token = ctx.vars.get("access_token")
+        if not token and getattr(ctx.target, "access_token", None):
+            token, note = ctx.target.access_token, PRE_ISSUED_NOTE
         if not token:
             from validatiestraat.engine.plugins import PreconditionMissing
 
-            raise PreconditionMissing("precondition missing: no 'access_token' (an earlier step did not produce it)")
+            raise PreconditionMissing("precondition missing: no 'access_token' (an earlier step did not produce it)",
+                                      variable="access_token")
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return merge_headers(headers, spec.get("headers"))
+    return merge_headers(headers, spec.get("headers")), note
+
+
+def _remember_resources(subject, ctx: FlowContext) -> None:
+    """Note the (type, id) of every resource a JSON answer carried (for fhir.read_seen)."""
+    if subject.status != 200:
+        return
+    body = subject.json()
+    if not isinstance(body, dict):
+        return
+    resources = [e.get("resource") for e in body.get("entry") or [] if isinstance(e, dict)] \
+        if body.get("resourceType") == "Bundle" else [body]
+    for resource in resources:
+        if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
+            ctx.seen_resources.append((str(resource["resourceType"]), str(resource["id"])))
 
 
 FHIR_COMMON = {
@@ -106,7 +130,7 @@ class FhirSearch(StepKind):
     }
 
     async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
-        headers = _fhir_headers(spec, ctx)
+        headers, note = _fhir_headers(spec, ctx)
         params = spec.get("params")
         if isinstance(params, str):
             params = parse_qsl(params.lstrip("?"), keep_blank_values=True)
@@ -114,7 +138,8 @@ class FhirSearch(StepKind):
         subject = await ctx.request(
             "GET", url, identity=spec.get("client_certificate", "target"), headers=headers, params=params
         )
-        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+        _remember_resources(subject, ctx)
+        return StepOutcome(subject=subject, exchanges=[subject.exchange_id], degraded=note)
 
 
 @register_step
@@ -130,7 +155,7 @@ class FhirRead(StepKind):
     }
 
     async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
-        headers = _fhir_headers(spec, ctx)
+        headers, note = _fhir_headers(spec, ctx)
         url = spec.get("url") or f"{ctx.target.resource_endpoint}/{spec['resource'].lstrip('/')}"
         subject = await ctx.request("GET", url, identity=spec.get("client_certificate", "target"), headers=headers)
-        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+        return StepOutcome(subject=subject, exchanges=[subject.exchange_id], degraded=note)

@@ -16,10 +16,30 @@ from validatiestraat.report.model import Status
 from validatiestraat.oauth.steps import AuthorizeResult
 
 
+#: RFC 6749 §4.1.2.1 error codes of an authorization error redirect
+AUTHZ_ERRORS = ("invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
+                "invalid_scope", "server_error", "temporarily_unavailable")
+
+
+def frontchannel_refusal(auth: AuthorizeResult) -> str | None:
+    """The authorization endpoint demanded a client certificate, which a browser on the MedMij
+    frontchannel never has: a defect of the DVA (AS-AUTHZ-01), not of the tool."""
+    for http in (auth.first, auth.http):
+        if http is not None and http.response is None and http.error_code == "client_certificate_required" \
+                and not http.client_certificate:
+            return http.error
+    return None
+
+
 def _authorize(outcome: StepOutcome) -> tuple[AuthorizeResult | None, Verdict | None]:
     subject = outcome.subject
     if not isinstance(subject, AuthorizeResult):
         return None, Verdict.errored("this check applies to an oauth.authorize step")
+    if subject.config_error:
+        return None, Verdict.errored(subject.config_error)
+    refusal = frontchannel_refusal(subject)
+    if refusal:
+        return None, Verdict.blocked(f"blocked by AS-AUTHZ-01: {refusal}", ["AS-AUTHZ-01"])
     last = subject.http
     if subject.redirect_params is None and last is not None and last.response is None:
         # the tool could not talk to the DVA (TLS refused, timeout): nothing can be decided
@@ -49,6 +69,15 @@ class Redirected(AuthorizeCheck):
     title = "The DVA redirects to the client's redirect_uri with a code"
     requirements = ("AS-AUTHZ-01",)
     schema = {"type": "boolean", "description": "true: must redirect with a code"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        subject = outcome.subject
+        if isinstance(subject, AuthorizeResult) and not subject.config_error:
+            refusal = frontchannel_refusal(subject)
+            if refusal:
+                return Verdict.failed(f"{refusal}; a valid authorization request from a browser must reach the "
+                                      "login page without a client certificate")
+        return super().evaluate(arg, outcome, ctx)
 
     def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         if auth.redirect_url is None:
@@ -124,6 +153,103 @@ class ErrorRedirect(AuthorizeCheck):
                                   f"got {params.get('state')!r}")
         return Verdict.passed(f"redirected with error={params['error']}"
                               + (" and the state" if arg.get("state", True) else ""))
+
+
+@register_check
+class RedirectWellformed(AuthorizeCheck):
+    """Added by the engine to every ``oauth.authorize`` step: whatever the scenario looks for,
+    a redirect to the redirect_uri must carry exactly the state that was sent, and an error in it
+    must be an RFC 6749 §4.1.2.1 code (a hard-coded ``state=xyz`` or ``error=401`` is caught on
+    every request the run makes, not only where a scenario asks)."""
+
+    name = "oauth.redirect_wellformed"
+    title = "Every redirect to the redirect_uri carries the exact state, and errors use RFC 6749 codes"
+    requirements = ("AS-AUTHZ-01",)
+    schema = {"type": "boolean"}
+
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        params = auth.redirect_params
+        if params is None:
+            return Verdict.skipped("no redirect to the redirect_uri to inspect")
+        problems = []
+        sent, got = auth.state_sent, params.get("state")
+        if sent is not None and got != sent:
+            problems.append(f"state sent {_clip(sent)!r}, got back {_clip(got)!r}" if got is not None
+                            else f"no state in the redirect (sent {_clip(sent)!r})")
+        error = params.get("error")
+        if error is not None and error not in AUTHZ_ERRORS:
+            problems.append(f"error={error!r} is not an RFC 6749 §4.1.2.1 error code ({', '.join(AUTHZ_ERRORS)})")
+        if problems:
+            return Verdict.failed(f"{auth.describe()}; " + "; ".join(problems))
+        what = f"error={error}" if error else "a code"
+        return Verdict.passed(f"redirect with {what} and the exact state")
+
+
+def _clip(value: str | None, n: int = 60) -> str | None:
+    return value if value is None or len(value) <= n else value[:n] + f"...({len(value)} chars)"
+
+
+@register_check
+class StateRoundtrip(AuthorizeCheck):
+    name = "oauth.state_roundtrip"
+    title = "A state with reserved characters or at the length bound round-trips exactly or is refused cleanly"
+    requirements = ("AS-AUTHZ-09",)
+    schema = {"type": "boolean"}
+
+    def judge_authorize(self, arg: Any, auth: AuthorizeResult, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        sent = auth.state_sent
+        params = auth.redirect_params
+        if params is not None:
+            got = params.get("state")
+            if got != sent:
+                return Verdict.failed(f"{auth.describe()}; the state did not round-trip: sent {_clip(sent)!r}, "
+                                      f"got back {_clip(got)!r}")
+            if params.get("code"):
+                return Verdict.passed(f"state of {len(sent or '')} characters round-tripped exactly")
+            return Verdict.passed(f"refused cleanly with error={params.get('error')!r} and the exact state")
+        first = auth.first
+        if first is not None and first.response is not None:
+            if first.status >= 500:
+                return Verdict.failed(f"{auth.describe()}; HTTP {first.status}: the state must round-trip or be "
+                                      "refused cleanly")
+            if first.status >= 400:
+                return Verdict.passed(f"refused cleanly with HTTP {first.status}")
+        last = auth.http
+        if last is not None and last.response is not None and last.status >= 500:
+            return Verdict.failed(f"{auth.describe()}; HTTP {last.status} during the login")
+        return Verdict.errored(f"{auth.describe()}; neither a redirect nor a clean refusal"
+                               + (f" ({auth.error})" if auth.error else ""))
+
+
+@register_check
+class FormEncoding(Check):
+    name = "oauth.form_encoding"
+    title = "The token endpoint reads the RFC 6749 form-encoded request"
+    requirements = ("AS-TOKEN-02",)
+    schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        from validatiestraat.oauth.dialect import FACT, error_of
+
+        http = outcome.subject if isinstance(outcome.subject, HttpSubject) else None
+        if http is None:
+            return Verdict.errored(outcome.error or "this check applies to an oauth.token step")
+        refused = outcome.facts.get("form_attempt")
+        dialect = outcome.facts.get("dialect") or ctx.run.facts.get(FACT)
+        if refused is not None:
+            then = "accepted (HTTP 200 with a token)" if http.status == 200 else f"answered {error_of(http)}"
+            return Verdict(Status.FAIL, f"form body refused with {error_of(refused)}; the same request as a JSON "
+                                        f"body was {then}; RFC 6749 §4.1.3 requires application/x-www-form-urlencoded",
+                           evidence=[refused.exchange_id, http.exchange_id])
+        if dialect is not None and dialect.mode == "json":
+            return Verdict(Status.FAIL, f"the token endpoint does not read form bodies: {dialect.reason}",
+                           evidence=list(dialect.exchanges) + [http.exchange_id])
+        if http.response is None:
+            return Verdict.errored(f"no answer from the token endpoint: {http.error}")
+        if http.status == 200:
+            return Verdict.passed("the form-encoded token request was accepted")
+        return Verdict.skipped(f"{http.describe()}; the request failed for another reason (oauth.token_response "
+                               "reports it), so the encoding cannot be judged here")
 
 
 class TokenCheck(HttpCheck):
@@ -296,7 +422,7 @@ class Unique(Check):
     name = "oauth.unique"
     title = "Codes, access tokens and refresh tokens are unique and unguessable over several flows"
     requirements = ("AS-TOKEN-13",)
-    schema = {"type": "object", "properties": {"min_bits": {"type": "integer"}}, "additionalProperties": False}
+    schema = {"type": "object", "properties": {"min_bits": {"type": ["integer", "string"]}}, "additionalProperties": False}
 
     def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         from validatiestraat.oauth.sample import Sample
@@ -304,9 +430,13 @@ class Unique(Check):
         sample = outcome.subject
         if not isinstance(sample, Sample):
             return Verdict.errored("this check applies to an oauth.sample step")
-        min_bits = int((arg or {}).get("min_bits", 128))
+        min_bits = int(float((arg or {}).get("min_bits", 112)))
         if sample.flows < 2:
-            return Verdict.errored(f"only {sample.flows} complete flow(s); cannot compare ({'; '.join(sample.errors[:2])})")
+            why = f"only {sample.flows} complete flow(s) of {sample.flows + len(sample.errors)}; cannot compare " \
+                  f"({'; '.join(sample.errors[:2])})"
+            if sample.blocked_by:
+                return Verdict.blocked(f"blocked by {', '.join(sample.blocked_by)}: {why}", sample.blocked_by)
+            return Verdict.errored(why)
         problems = []
         for kind, values in sample.values.items():
             if len(set(values)) != len(values):

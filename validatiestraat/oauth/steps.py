@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import StepKind, StepOutcome, register_step
 from validatiestraat.engine.steps_http import HEADERS, IDENTITY, medmij_headers, merge_headers
+from validatiestraat.oauth.dialect import DEGRADED, token_dialect
 from validatiestraat.oauth.login import drive_forms, driver_for
 
 OVERRIDES = {
@@ -33,6 +34,9 @@ class AuthorizeResult:
     first: HttpSubject | None  # the answer to the authorization request itself
     error: str | None = None
     pages: list[str] = field(default_factory=list)
+    #: the tester's login settings could not complete the login ("login could not be completed:
+    #: ..."): a configuration error, never the DVA's failure
+    config_error: str | None = None
 
     @property
     def state_sent(self) -> str | None:
@@ -77,9 +81,11 @@ class Authorize(StepKind):
         },
     }
 
+    implicit_checks = ({"oauth.redirect_wellformed": True},)
+
     async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
         client = ctx.target.other_client if spec.get("client") == "other" and ctx.target.other_client else ctx.target.client
-        state = spec.get("state") or secrets.token_urlsafe(24)
+        state = spec["state"] if spec.get("state") is not None else secrets.token_urlsafe(24)
         base = {
             "response_type": "code",
             "client_id": client.client_id,
@@ -99,7 +105,15 @@ class Authorize(StepKind):
             for value in spec["login_fields"].values():
                 ctx.recorder.secret(value)
         driver = driver_for(settings, deny=spec.get("consent") == "deny")
-        result = await driver.login(ctx, url, redirect_uri, login=spec.get("login", True))
+        login = spec.get("login", True)
+        result = await driver.login(ctx, url, redirect_uri, login=login)
+        config_error = getattr(result, "config_error", None)
+        if login:
+            ctx.run.logins += 1
+            if result.redirect_params is not None:
+                ctx.run.logins_completed += 1
+            elif config_error:
+                ctx.run.login_config_errors.append(config_error)
         for secret_key in ("code",):
             if result.redirect_params and result.redirect_params.get(secret_key):
                 ctx.recorder.secret(result.redirect_params[secret_key])
@@ -113,6 +127,7 @@ class Authorize(StepKind):
             first=result.first,
             error=result.error,
             pages=result.pages,
+            config_error=config_error if result.redirect_params is None else None,
         )
         ctx.vars["state_sent"] = state
         return StepOutcome(subject=subject, exchanges=result.exchanges)
@@ -130,7 +145,11 @@ class Token(StepKind):
             "redirect_uri": {"type": ["string", "null"], "description": "default: the target client's redirect_uri"},
             "client_id": {"type": ["string", "null"], "description": "default: the client's client_id"},
             "form": OVERRIDES,
-            "encoding": {"enum": ["form", "json"], "description": "form (RFC 6749) or json (a negative test)"},
+            "encoding": {"enum": ["auto", "diagnose", "form", "json"],
+                         "description": "auto (default): the run's token dialect (form, or JSON when the endpoint "
+                                        "reads only JSON: degraded mode); diagnose: form first and, when that is "
+                                        "refused by a JSON-only endpoint, the same request as JSON (the evidence "
+                                        "for AS-TOKEN-02); form or json: exactly that"},
             "client_certificate": IDENTITY,
             "headers": HEADERS,
         },
@@ -149,15 +168,42 @@ class Token(StepKind):
         base["client_id"] = spec.get("client_id", client.client_id)
         form = apply_overrides(base, spec.get("form"))
         headers = merge_headers(medmij_headers(ctx), spec.get("headers"))
-        if spec.get("encoding") == "json":
-            subject = await ctx.request("POST", ctx.target.token_endpoint, identity=identity, headers=headers, json=form)
+        encoding = spec.get("encoding", "auto")
+        degraded = None
+        facts: dict[str, Any] = {}
+
+        async def send(as_json: bool):
+            if as_json:
+                return await ctx.request("POST", ctx.target.token_endpoint, identity=identity, headers=headers,
+                                         json=form)
+            return await ctx.request("POST", ctx.target.token_endpoint, identity=identity, headers=headers, data=form)
+
+        exchanges: list[str] = []
+        if encoding == "auto":
+            dialect = await token_dialect(ctx)
+            subject = await send(dialect.mode == "json")
+            if dialect.mode == "json":
+                degraded = DEGRADED
+                facts["dialect"] = dialect
+        elif encoding == "diagnose":
+            subject = await send(False)
+            if subject.status != 200:
+                dialect = await token_dialect(ctx)
+                if dialect.mode == "json":
+                    exchanges.append(subject.exchange_id)
+                    facts["form_attempt"] = subject
+                    facts["dialect"] = dialect
+                    headers = merge_headers(medmij_headers(ctx), spec.get("headers"))
+                    subject = await send(True)
+                    degraded = DEGRADED
         else:
-            subject = await ctx.request("POST", ctx.target.token_endpoint, identity=identity, headers=headers, data=form)
+            subject = await send(encoding == "json")
+        exchanges.append(subject.exchange_id)
         body = subject.json()
         if isinstance(body, dict):
             for key in ("access_token", "refresh_token", "id_token"):
                 ctx.recorder.secret(body.get(key))
-        return StepOutcome(subject=subject, exchanges=[subject.exchange_id])
+        return StepOutcome(subject=subject, exchanges=exchanges, degraded=degraded, facts=facts)
 
 
 @register_step

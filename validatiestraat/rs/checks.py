@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from validatiestraat.engine.checks_http import HttpCheck
 from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import Check, StepOutcome, Verdict, register_check
+from validatiestraat.report.model import Status
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 BSN_SYSTEMS = {BSN_SYSTEM, "urn:oid:2.16.840.1.113883.2.4.6.3"}
@@ -119,6 +120,21 @@ class NoBsn(HttpCheck):
     title = "No BSN anywhere in the response or its links"
     requirements = ("RS-FHIR-07",)
     schema = {"type": "boolean"}
+
+    def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
+        from validatiestraat.rs.probe import Reads
+
+        if not isinstance(outcome.subject, Reads):
+            return super().evaluate(arg, outcome, ctx)
+        reads = [h for h in outcome.subject.reads if h.response is not None]
+        if not reads:
+            return Verdict.errored("no read got an answer: " + "; ".join(
+                f"{h.url}: {h.error}" for h in outcome.subject.reads[:3]))
+        for http in reads:
+            verdict = self.judge(arg, http, ctx)
+            if verdict.status is not Status.PASS:
+                return Verdict(verdict.status, verdict.reason, verdict.details, evidence=[http.exchange_id])
+        return Verdict.passed(f"no BSN in {len(reads)} direct read(s) of the resources the searches returned")
 
     def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
         found: list[str] = []
@@ -251,12 +267,11 @@ class BearerChallenge(HttpCheck):
         statuses = (arg or {}).get("status", 401)
         statuses = statuses if isinstance(statuses, list) else [statuses]
         if http.status not in statuses:
-            data = ""
-            body = http.json()
-            if isinstance(body, dict) and body.get("resourceType") == "Bundle":
-                data = f" and served a Bundle with {len(_entries(body))} entries"
-            return Verdict.failed(f"{http.describe()}{data}; expected HTTP {'/'.join(map(str, statuses))} "
-                                  "with a WWW-Authenticate: Bearer challenge")
+            from validatiestraat.rs.probe import served
+
+            data = f" with {served(http)}" if 200 <= (http.status or 0) < 300 else ""
+            return Verdict.failed(f"{http.describe()}{data}{_token_note(http)}; expected HTTP "
+                                  f"{'/'.join(map(str, statuses))} with a WWW-Authenticate: Bearer challenge")
         challenge = http.header("www-authenticate")
         if not challenge or not challenge.strip().lower().startswith("bearer"):
             return Verdict.failed(f"{http.describe()}; WWW-Authenticate is {challenge!r}, expected a Bearer challenge")
@@ -277,11 +292,30 @@ class Refused(HttpCheck):
     schema = {"type": "boolean"}
 
     def judge(self, arg: Any, http: HttpSubject, ctx: FlowContext) -> Verdict:
-        if 200 <= (http.status or 0) < 300:
-            body = http.json()
-            data = f" with {len(_entries(body))} Bundle entries" if isinstance(body, dict) and body.get("resourceType") == "Bundle" else ""
-            return Verdict.failed(f"{http.describe()}{data}; the request must be refused")
-        return Verdict.passed(f"refused with HTTP {http.status}")
+        from validatiestraat.rs.probe import served
+
+        status = http.status or 0
+        if 200 <= status < 300:
+            return Verdict.failed(f"{http.describe()} with {served(http)}{_token_note(http)}; the request must be refused")
+        if status in (401, 403):
+            return Verdict.passed(f"refused with HTTP {status}")
+        from validatiestraat.rs.probe import bearer_challenge
+
+        if 400 <= status < 500 and bearer_challenge(http):
+            return Verdict.passed(f"refused with HTTP {status} and WWW-Authenticate: {http.header('www-authenticate')}")
+        return Verdict.errored(f"{http.describe()}; inconclusive: HTTP {status} does not show that the token was "
+                               "refused (a 404 or 400 may only mean that the query is unknown); send the negative "
+                               "on one of the gegevensdienst's own queries (step kind fhir.probe)")
+
+
+def _token_note(http: HttpSubject) -> str:
+    """' and no token' / ' and a token in the query string': how the credential travelled."""
+    has_header = any(k.lower() == "authorization" for k in http.request_headers)
+    if "access_token=" in http.url:
+        return " and the token in the query string"
+    if not has_header:
+        return " and no Authorization header"
+    return ""
 
 
 @register_check

@@ -2,7 +2,8 @@
 
 - ``${name}``: a flow variable (scenario ``variables:`` or a ``capture:`` of an earlier step)
 - ``${target.token_endpoint}``, ``${target.client.client_id}``, ``${target.options.x}``: the target
-- ``${uuid()}``: a new random UUID; ``${random(43)}``: a random URL-safe string of that length;
+- ``${uuid()}``: a new random UUID; ``${random(43)}``: a random URL-safe string of that length
+  (``${random(target.options.max_state_length|512, 1)}``: one longer);
   ``${repeat('a', 512)}``: a repeated string; ``${add(x, 1)}``: a sum. Unquoted arguments are variables or target paths,
   with an optional default: ``${random(target.options.state_max_length|512)}``
 - ``${name|default}``: a default when the variable is missing
@@ -52,7 +53,7 @@ def _call(name: str, raw_args: str, variables: dict[str, Any], target: Any) -> A
     if name == "uuid":
         return str(uuid.uuid4())
     if name == "random":
-        n = int(args[0]) if args else 32
+        n = sum(int(float(a)) for a in args) if args else 32  # random(n, k): length n + k
         return "".join(secrets.choice(_ALPHABET) for _ in range(n))
     if name == "repeat":
         return str(args[0]) * int(args[1])
