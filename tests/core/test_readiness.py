@@ -266,3 +266,9 @@ def test_areas_count_untested_and_out_of_scope():
     areas = assess(all_pass(drop=("AS-TOKEN-07",))).areas()
     assert areas["dva-as"]["untested"] == 1
     assert areas["pgo"]["n/a"] == sum(1 for r in catalogue().values() if r.role == "pgo")
+
+
+def test_a_blocked_reason_that_says_so_is_not_repeated():
+    reason = "blocked by AS-TOKEN-02: no access token"
+    r = assess(all_pass(drop=("RS-FHIR-01",), extra=[check("RS-FHIR-01", Status.BLOCKED, reason, blocked_by=["AS-TOKEN-02"])]))
+    assert [i.reason for i in r.incomplete] == [reason]

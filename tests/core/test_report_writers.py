@@ -211,3 +211,13 @@ def test_html_report_from_a_document_alone():
     doc = results_document(result, assess(result), Redactor(set()))
     page = html_report(doc, exchanges_document(result, Redactor(set())))
     assert "Degraded mode" in page and NOTE in page
+
+
+def test_console_cuts_long_reasons_unless_verbose():
+    long = "connection reset " * 60
+    result = with_scenarios(all_pass(drop=("RS-PERF-01",), extra=[check("RS-PERF-01", Status.ERROR, long)]))
+    for verbose, whole in ((False, False), (True, True)):
+        console = Console(record=True, width=4000, force_terminal=False, file=io.StringIO())
+        summary(console, result, assess(result), Redactor(set()), verbose=verbose)
+        out = console.export_text()
+        assert (long.strip() in out) is whole and ("…" in out) is not whole

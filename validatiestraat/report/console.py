@@ -67,6 +67,8 @@ VERDICT_STYLE = {
 SHOWN = (Status.PASS, Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WARNING, Status.SKIP, Status.OMITTED)
 #: how many requirement IDs a line names before "and N more"
 MAX_IDS = 12
+#: reasons in the "Not judged" list are cut here unless --verbose (results.json has them whole)
+MAX_REASON = 300
 
 
 def _ids(ids: list[str]) -> str:
@@ -129,6 +131,8 @@ def summary(console: Console, result: RunResult, readiness: Readiness, redactor:
             style = "yellow" if item.status in ("subset", "untested", "omitted", "skip") else (
                 STYLE[Status.BLOCKED] if item.status == "blocked" else STYLE[Status.ERROR])
             reason = redactor.text(item.reason) or ""
+            if not verbose and len(reason) > MAX_REASON:
+                reason = reason[:MAX_REASON - 1].rstrip() + "…"
             if verbose and item.check and item.id:
                 reason += f"  [{item.check}]"
             table.add_row(Text(name, style="bold"), Text(item.status, style=style), Text(reason))

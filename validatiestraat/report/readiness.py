@@ -206,6 +206,15 @@ def describe_selection(selection: dict[str, Any] | list[Any] | None) -> str:
     return ", ".join(parts)
 
 
+def blocked_reason(blocked_by: list[str], reason: str) -> str:
+    """``blocked by AS-TOKEN-02: <reason>`` (the reason as is when it already says so)."""
+    reason = (reason or "").strip()
+    if reason.lower().startswith("blocked"):
+        return reason
+    head = f"blocked by {', '.join(blocked_by)}" if blocked_by else "blocked by an earlier failure"
+    return f"{head}: {reason}" if reason else head
+
+
 def _with_hint(reason: str, requirement: Requirement) -> str:
     return f"{reason}; to test it: {requirement.how_to_test}" if requirement.how_to_test else reason
 
@@ -225,8 +234,7 @@ def _incomplete_item(outcome: RequirementOutcome, subset: bool) -> IncompleteIte
     check = problem.id if problem else None
     if outcome.status is Status.BLOCKED:
         by = outcome.blocked_by
-        head = f"blocked by {', '.join(by)}" if by else "blocked by an earlier failure"
-        return IncompleteItem(req.id, "blocked", f"{head}: {text}" if text else head, check, by)
+        return IncompleteItem(req.id, "blocked", blocked_reason(by, text), check, by)
     if outcome.status is Status.ERROR:
         reason = text or "the tool could not decide and gave no reason"
         return IncompleteItem(req.id, "error", reason, check)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from validatiestraat.report.model import CheckResult, RunResult, Status
-from validatiestraat.report.readiness import NOT_READY, Readiness
+from validatiestraat.report.readiness import NOT_READY, Readiness, blocked_reason
 from validatiestraat.report.redact import Redactor
 
 RESULTS_SCHEMA_ID = "https://validatiestraat.invalid/schemas/results-1.json"
@@ -96,8 +96,7 @@ def exchanges_document(result: RunResult, redactor: Redactor) -> dict[str, Any]:
 
 
 def _blocked_message(c: CheckResult, reason: str) -> str:
-    head = f"blocked by {', '.join(c.blocked_by)}" if c.blocked_by else "blocked by an earlier failure"
-    return f"{head}: {reason}" if reason else head
+    return blocked_reason(c.blocked_by, reason)
 
 
 def junit_xml(result: RunResult, redactor: Redactor, readiness: Readiness | None = None) -> bytes:
