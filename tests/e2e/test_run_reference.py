@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from validatiestraat.reference.faults import FAULTS
+from validatiestraat.reference.faults import FAULTS, PROFILES
 
 pytestmark = pytest.mark.e2e
 
@@ -73,26 +73,75 @@ def test_reports_contain_no_secrets(run_json, monkeypatch):
     assert "PRIVATE KEY-----\n" not in everything
 
 
+def judged(results: dict) -> tuple[set[str], set[str], set[str]]:
+    """(failed or warned, not judged: blocked/error/untested-with-checks, passed) requirement IDs."""
+    status = {r["id"]: r["status"] for r in results["requirements"]}
+    broken = {rid for rid, st in status.items() if st in ("fail", "warning")}
+    unjudged = {rid for rid, st in status.items() if st in ("blocked", "error")}
+    passed = {rid for rid, st in status.items() if st == "pass"}
+    return broken, unjudged, passed
+
+
+def assert_exactly(results: dict, code: int, faults: list[str]) -> None:
+    """Each fault's requirements are named as failed (or warned), nothing else fails, and nothing
+    ends blocked or errored unless a fault declares it logically impossible to judge (blocks)."""
+    specs = [FAULTS[f] for f in faults]
+    breaks = set().union(*(s.breaks for s in specs))
+    blocks = set().union(*(s.blocks for s in specs))
+    broken, unjudged, passed = judged(results)
+    label = ",".join(faults)
+    assert broken == breaks, f"{label}: broken {sorted(broken)}, expected exactly {sorted(breaks)}"
+    assert unjudged <= blocks, (f"{label}: not judged although judgeable: {sorted(unjudged - blocks)}: "
+                                + "; ".join(c["reason"][:160] for c in results["checks"]
+                                            if c["status"] in ("blocked", "error")
+                                            and set(c["requirements"]) & (unjudged - blocks))[:1200])
+    assert sorted(results["faults"]) == sorted(faults)
+    blocking = any(r["status"] == "fail" for r in results["requirements"])
+    assert code == (3 if blocking or results["verdict"] == "INCOMPLETE" else 0)
+    assert results["verdict"] == ("NOT READY" if blocking else results["verdict"])
+    if not blocking:
+        assert results["verdict"] in ("READY", "INCOMPLETE")
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_each_fault_fails_exactly_its_requirements(run_json, fault, monkeypatch):
-    """The proof that no check is vacuous: each fault breaks exactly the requirements it names.
+    """The proof that no check is vacuous: each fault breaks exactly the requirements it names,
+    on a strict reference DVA (only the gegevensdienst's catalogued queries are served).
 
     A requirement the brief marks ⚠ (or a SHOULD) ends as a warning instead of a failure; such a
     fault alone leaves the run READY with warnings (exit 0). Every other fault makes it NOT READY.
     """
     monkeypatch.setenv("VALIDATIESTRAAT_SLOW_SECONDS", "2")
-    spec = FAULTS[fault]
     code, results, _ = run_json("--fault", fault)
-    status = {r["id"]: r["status"] for r in results["requirements"]}
-    broken = {rid for rid, st in status.items() if st in ("fail", "warning")}
-    assert broken == set(spec.breaks), f"{fault}: broken {sorted(broken)}, expected exactly {sorted(spec.breaks)}"
-    # what the fault makes untestable must not pass either
-    passed = {rid for rid, st in status.items() if st == "pass"}
-    assert not passed & set(spec.blocks), sorted(passed & set(spec.blocks))
-    assert results["faults"] == [fault]
-    blocking = any(status[rid] == "fail" for rid in spec.breaks)
-    assert code == (3 if blocking else 0)
-    assert results["verdict"] == ("NOT READY" if blocking else "READY")
+    assert_exactly(results, code, [fault])
+    spec = FAULTS[fault]
+    if not any(r["status"] == "fail" for r in results["requirements"]) and not spec.blocks:
+        assert (code, results["verdict"]) == (0, "READY"), results.get("incomplete")
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_each_fault_profile_names_every_broken_requirement(run_json, profile, monkeypatch):
+    """Many faults at once, as on real DVAs: every requirement of every fault is named, nothing
+    else fails, nothing judgeable ends blocked; exit 3 (strict mode)."""
+    monkeypatch.setenv("VALIDATIESTRAAT_SLOW_SECONDS", "2")
+    code, results, _ = run_json("--fault-profile", profile)
+    assert code == 3
+    assert_exactly(results, code, list(PROFILES[profile].faults))
+
+
+def test_a_subset_run_is_never_ready(run_json):
+    code, results, _ = run_json("-k", "*code-reuse*")
+    assert (code, results["verdict"]) == (3, "INCOMPLETE")
+    assert results["counts"]["fail"] == 0
+    assert results["incomplete"]
+
+
+def test_the_full_default_run_judges_every_in_scope_must(run_json):
+    code, results, _ = run_json()
+    assert (code, results["verdict"]) == (0, "READY")
+    assert results["incomplete"] == []
+    untested = [r["id"] for r in results["requirements"] if r.get("in_scope") and r["status"] in (None, "untested")]
+    assert untested == []
 
 
 def test_the_clean_reference_has_no_warnings(run_json):
@@ -109,7 +158,7 @@ def test_console_entry_point_subprocess(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "validatiestraat", "run"], capture_output=True, text=True,
                           timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "READY" in proc.stdout
+    assert re.search(r"(?<!NOT )\bREADY\b", proc.stdout) and "NOT READY" not in proc.stdout and "INCOMPLETE" not in proc.stdout
     assert time.perf_counter() - t0 < 60
 
 
