@@ -65,7 +65,7 @@ CODES: tuple[str, ...] = (
 )
 
 FRONTCHANNEL_NOTE = "on the MedMij frontchannel a browser presents no client certificate"
-OFFERED = "TLS 1.2 and 1.3 (1.2 is our minimum) with forward-secret AEAD suites (ECDHE/DHE with AES-GCM or ChaCha20)"
+OFFERED = "TLS 1.2 or 1.3, with forward-secret AEAD cipher suites: ECDHE/DHE with AES-GCM or ChaCha20"
 
 # TLS alert descriptions (RFC 8446 §6), by number: the msg callback reports numbers.
 ALERTS: dict[int, str] = {
@@ -402,8 +402,8 @@ def _analyse(exc: BaseException, client_certificate: bool | None,
                 "which was answered without a certificate")
         if handshake is not None and not handshake.server_hello:
             return "protocol_mismatch", (
-                f"no common cipher suite or parameters: the server answered our ClientHello ({OFFERED}) "
-                "with alert handshake_failure")
+                f"no common cipher suite or parameters: the server answered our ClientHello with alert "
+                f"handshake_failure (we offered {OFFERED})")
         if client_certificate:
             return "handshake_failure", (
                 "the server aborted the TLS handshake with alert handshake_failure: it refused our client "
@@ -417,10 +417,11 @@ def _analyse(exc: BaseException, client_certificate: bool | None,
 
     # -- protocol version / cipher
     if alert in _PROTOCOL_ALERTS or (reason in _PROTOCOL_REASONS):
-        what = "cipher suite" if reason and "CIPHER" in reason else "protocol version"
-        return "protocol_mismatch", (
-            f"no common {what}: we offered {OFFERED}, the server accepts none of it "
-            f"({(alert and 'alert ' + alert) or reason})")
+        why = (alert and f"alert {alert}") or reason
+        if reason and "CIPHER" in reason:
+            return "protocol_mismatch", f"no common cipher suite ({why}); we offered {OFFERED}"
+        return "protocol_mismatch", (f"no common protocol version ({why}): we offered TLS 1.2 and 1.3 (TLS 1.2 is "
+                                     "our minimum) and the server accepts neither")
     if reason in _NOT_TLS_REASONS:
         return "not_tls", ("the server did not answer in TLS (OpenSSL: wrong version number): is the port plain "
                            "HTTP, or the URL's scheme or port wrong?")
@@ -469,8 +470,8 @@ def _hangup(code: str, what: str, exc: BaseException, client_certificate: bool |
                           f"it sent a CertificateRequest, got our certificate and {what})")
     text = f"the server {what}"
     if handshake is not None and not handshake.server_hello and _phase(exc) == "connect":
-        return code, (f"{text} right after our ClientHello ({OFFERED}): it may support none of it, "
-                      "or does not speak TLS on this port")
+        return code, (f"{text} right after our ClientHello: it may support none of what we offered ({OFFERED}), "
+                      "or not speak TLS on this port")
     if handshake is None and _phase(exc) in ("read", "unknown"):
         hint = ("; under TLS 1.3 a server that demands a client certificate it did not get ends the connection "
                 "after the handshake like this when its alert is lost")
@@ -494,27 +495,37 @@ def _host_port(url: str) -> str:
 
 def _short(e: BaseException, limit: int = 160) -> str:
     text = str(e).replace("\n", " ")
+    if (isinstance(e, OSError) and not isinstance(e, ssl.SSLError) and getattr(e, "strerror", None)
+            and e.errno is not None and "[Errno" not in text):
+        text = f"[Errno {e.errno}] {e.strerror}"
+    if isinstance(e, ssl.SSLError) and text.startswith("[Errno ") and "] " in text:
+        text = text.split("] ", 1)[1]
     if " (_ssl.c:" in text:
         text = text.split(" (_ssl.c:", 1)[0]
-    if isinstance(e, OSError) and getattr(e, "strerror", None) and e.errno is not None and "[Errno" not in text:
-        text = f"[Errno {e.errno}] {e.strerror}"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(e).__name__}: {text}" if text else f"{type(e).__name__}('')"
 
 
+_NOISE = (ssl.SSLWantReadError, ssl.SSLWantWriteError, IndexError, KeyError, StopIteration)
+
+
 def original(exc: BaseException) -> str:
-    """The exception in short: the outer type, and the innermost informative one when it differs
+    """The exception in short: the outer type, and the most telling one underneath when it differs
     (``ConnectError('') <- SSLEOFError: EOF occurred in violation of protocol``)."""
-    chain = _chain(exc)
     outer = _short(exc)
-    informative = [e for e in chain[1:] if str(e) and type(e).__module__ not in ("httpx", "httpcore")
-                   and not type(e).__module__.startswith(("httpx.", "httpcore."))]
-    if informative:
-        inner = _short(informative[-1] if isinstance(informative[-1], (ssl.SSLError, OSError)) else informative[0])
-        if inner != outer and inner.split(": ", 1)[-1] not in outer:
-            return f"{outer} <- {inner}"
-    return outer
+    candidates = [e for e in _chain(exc)[1:]
+                  if str(e) and not isinstance(e, _NOISE) and type(e).__name__ != "CancelledError"
+                  and not type(e).__module__.split(".")[0] in ("httpx", "httpcore", "anyio")]
+    if not candidates:
+        return outer
+    inner_exc = (next((e for e in candidates if isinstance(e, ssl.SSLError)), None)
+                 or next((e for e in candidates if isinstance(e, OSError) and e.errno is not None), None)
+                 or candidates[0])
+    inner = _short(inner_exc)
+    if inner.split(": ", 1)[-1] in outer:
+        return outer
+    return f"{outer} <- {inner}"
 
 
 def explain(exc: BaseException, url: str, client_certificate: bool, *, handshake: Handshake | None = None) -> str:
