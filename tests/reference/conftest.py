@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -25,6 +25,8 @@ OTHER_CLIENT_ID = "pgo2.validatiestraat.test"
 OTHER_REDIRECT_URI = "https://pgo2.validatiestraat.test/callback"
 SCOPE = "referentiezorgaanbieder"
 TIMEOUT = httpx.Timeout(5.0)
+#: a catalogued query of gegevensdienst 48 (the strict resource server answers only those)
+PATIENT = "/Patient?_include=Patient:general-practitioner"
 
 
 class _Forms(HTMLParser):
@@ -95,11 +97,22 @@ class Pgo:
         self.authorization = t["endpoints"]["authorization"]
         self.token_url = t["endpoints"]["token"]
         self.fhir = t["endpoints"]["resource"]
-        self.browser = httpx.Client(verify=self._ctx(), timeout=TIMEOUT)
+        #: a browser: no client certificate
+        self.plain_browser = httpx.Client(verify=self._ctx(), timeout=TIMEOUT)
         self.back = httpx.Client(verify=self._ctx(t["client"]["certificate"], t["client"]["key"]), timeout=TIMEOUT)
         self.other = httpx.Client(verify=self._ctx(t["other_client"]["certificate"], t["other_client"]["key"]),
                                   timeout=TIMEOUT)
-        self._clients = [self.browser, self.back, self.other]
+        self._clients = [self.plain_browser, self.back, self.other]
+        # under frontchannel-client-cert-required the frontchannel "browser" shows the client
+        # certificate, so that the other faults of a combination can still be observed
+        if "frontchannel-client-cert-required" in dva.faults:
+            self.browser = httpx.Client(verify=self._ctx(t["client"]["certificate"], t["client"]["key"]),
+                                        timeout=TIMEOUT)
+            self._clients.append(self.browser)
+        else:
+            self.browser = self.plain_browser
+        #: token requests go as JSON when the token endpoint refuses form bodies (a client's fallback)
+        self.json_tokens = "token-endpoint-json-only" in dva.faults
 
     def _ctx(self, cert: str | None = None, key: str | None = None) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=self.ca)
@@ -173,17 +186,24 @@ class Pgo:
         return params["code"], params
 
     # ------------------------------------------------------------------ backchannel
-    def token(self, data: dict[str, str], client: httpx.Client | None = None, **kw: Any) -> httpx.Response:
-        return (client or self.back).post(self.token_url, data=data, **kw)
+    def token(self, data: dict[str, str], client: httpx.Client | None = None, form: bool | None = None,
+              **kw: Any) -> httpx.Response:
+        """A token request: form-encoded, or JSON when ``form`` is False (default: JSON only when
+        the token endpoint refuses form bodies)."""
+        as_form = not self.json_tokens if form is None else form
+        if as_form:
+            return (client or self.back).post(self.token_url, data=data, **kw)
+        return (client or self.back).post(self.token_url, json=data, **kw)
 
-    def exchange(self, code: str, client: httpx.Client | None = None, **overrides: Any) -> httpx.Response:
+    def exchange(self, code: str, client: httpx.Client | None = None, form: bool | None = None,
+                 **overrides: Any) -> httpx.Response:
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "client_id": CLIENT_ID}
         for k, v in overrides.items():
             if v is None:
                 data.pop(k, None)
             else:
                 data[k] = v
-        return self.token(data, client)
+        return self.token(data, client, form=form)
 
     def tokens(self, **overrides: Any) -> dict[str, Any]:
         code, _ = self.get_code(**overrides)
@@ -200,6 +220,9 @@ class Pgo:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         headers.setdefault("Accept", "application/fhir+json; fhirVersion=3.0")
+        if "?" in path and kw.get("params"):  # httpx would replace the query of the path: merge them
+            path, _, query = path.partition("?")
+            kw["params"] = parse_qsl(query, keep_blank_values=True) + list(dict(kw["params"]).items())
         return (client or self.back).get(self.fhir + path, headers=headers, **kw)
 
     def revoke(self, username: str = "testpersoon", client_id: str = CLIENT_ID) -> httpx.Response:
@@ -224,6 +247,12 @@ def pgo(dva: ReferenceDVA) -> Iterator[Pgo]:
     p = Pgo(dva)
     yield p
     p.close()
+
+
+@pytest.fixture(scope="module")
+def lenient_dva() -> Iterator[ReferenceDVA]:
+    with ReferenceDVA(strict=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -59,6 +59,13 @@ assert len(BGZ) == 28
 
 
 @pytest.fixture(scope="module")
+def dva(lenient_dva):
+    """These tests exercise the search engine beyond the gegevensdienst's queries: a lenient server
+    (strict mode has its own tests in test_strict.py)."""
+    return lenient_dva
+
+
+@pytest.fixture(scope="module")
 def token1(pgo):
     return pgo.tokens()["access_token"]
 
@@ -260,7 +267,7 @@ def test_scope_1x_form_for_48_reads_data(pgo):
 def test_expired_access_token_is_refused(make_pgo):
     import time
 
-    p = make_pgo(access_token_lifetime=0.3)
+    p = make_pgo(access_token_lifetime=0.3, strict=False)
     tokens = p.tokens()
     assert tokens["expires_in"] == 1
     assert p.get("/Patient", tokens["access_token"]).status_code == 200

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from validatiestraat import exitcodes
-from validatiestraat.reference.faults import FAULTS, SLOW_SECONDS_ENV, check_faults, describe
+from validatiestraat.reference.faults import (
+    FAULTS,
+    PROFILES,
+    SLOW_SECONDS_ENV,
+    describe,
+    describe_profile,
+    expand,
+)
 
 SERVE_EPILOG = """\
 examples:
@@ -22,6 +29,10 @@ examples:
       (in another shell) test it
   validatiestraat serve --workdir /tmp/dva --fault code-reusable --fault no-include
       run it with two fault switches on (see `validatiestraat faults`)
+  validatiestraat serve --fault code-reusable,no-include --fault-profile legacy-dva
+      comma-separated faults plus every fault of a profile
+  validatiestraat serve --lenient
+      the resource server answers any search, not only the gegevensdienst's queries
   validatiestraat serve --login-variant 2
       DigiD look-alike login pages (fields bsn / wachtwoord)
 
@@ -34,10 +45,12 @@ examples:
   validatiestraat faults
   validatiestraat faults --json
   validatiestraat serve --fault state-not-echoed
+  validatiestraat serve --fault-profile token
 
 'breaks' lists the requirement IDs that must FAIL with the fault on; 'blocks' lists requirements
 whose checks can no longer obtain what they need (an access token) and so cannot pass.
 slow-token sleeps ${SLOW_SECONDS_ENV} seconds (default 11).
+Profiles are named sets of faults switched on together (--fault-profile NAME).
 """
 
 
@@ -51,7 +64,13 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
-                       help="switch a fault on (repeatable; list them with `validatiestraat faults`)")
+                       help="switch a fault on (repeatable or comma-separated; list them with "
+                            "`validatiestraat faults`)")
+    serve.add_argument("--fault-profile", action="append", default=[], metavar="NAME",
+                       help="switch every fault of a profile on (repeatable or comma-separated)")
+    serve.add_argument("--lenient", action="store_true",
+                       help="the resource server answers any search, not only the gegevensdienst's queries "
+                            "(default: strict, as real DVAs)")
     serve.add_argument("--workdir", type=Path, default=None, metavar="DIR",
                        help="directory for certificates, keys and target.yaml (default: a temporary directory)")
     serve.add_argument("--login-variant", type=int, choices=(1, 2), default=1,
@@ -77,8 +96,9 @@ def register(subparsers: Any) -> None:
 
 def run_faults(args: argparse.Namespace) -> int:
     rows = [describe(f) for f in FAULTS.values()]
+    profiles = [describe_profile(p) for p in PROFILES.values()]
     if args.json:
-        print(json.dumps({"faults": rows}, indent=2))
+        print(json.dumps({"faults": rows, "profiles": profiles}, indent=2))
         return exitcodes.OK
     width = max(len(r["name"]) for r in rows)  # type: ignore[arg-type]
     for r in rows:
@@ -89,15 +109,26 @@ def run_faults(args: argparse.Namespace) -> int:
         if r["blocks"]:
             print(f"{'':<{width}}    blocks {len(r['blocks'])} more requirement(s) that need a token: "  # type: ignore[arg-type]
                   + ", ".join(r["blocks"]))  # type: ignore[arg-type]
+    print()
+    print("profiles (--fault-profile NAME):")
+    pwidth = max(len(str(p["name"])) for p in profiles)
+    for p in profiles:
+        print(f"{p['name']:<{pwidth}}  {len(p['faults'])} faults")  # type: ignore[arg-type]
+        for line in textwrap.wrap(str(p["description"]), 88, break_on_hyphens=False):
+            print(f"{'':<{pwidth}}    {line}")
+        for line in textwrap.wrap(", ".join(p["faults"]), 88, break_on_hyphens=False):  # type: ignore[arg-type]
+            print(f"{'':<{pwidth}}    {line}")
     return exitcodes.OK
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from validatiestraat.reference.server import ReferenceDVA
 
-    faults = check_faults(args.fault)  # unknown fault: UserError, exit 4, with the list of faults
+    # unknown fault or profile: UserError, exit 4, with the list of known names
+    faults = expand(args.fault, args.fault_profile)
     dva = ReferenceDVA(args.workdir, faults, code_lifetime=args.code_lifetime, login_variant=args.login_variant,
-                       access_token_lifetime=args.access_token_lifetime, verbose=args.verbose)
+                       access_token_lifetime=args.access_token_lifetime, strict=not args.lenient,
+                       verbose=args.verbose)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -123,6 +154,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "client_key": target["client"]["key"],
             "other_client_certificate": target["other_client"]["certificate"],
             "faults": sorted(faults),
+            "strict": not args.lenient,
             "login_variant": args.login_variant,
             "persons": target["options"]["persons"],
             "lists": target["options"]["lists"],
@@ -163,6 +195,7 @@ def _describe(info: dict[str, Any]) -> str:
         f"  MedMij lists (ZAL ...)  {info['lists']['zal']}",
         f"                          written to {Path(info['list_files']['zal']).parent}",
         f"  faults                  {faults}",
+        f"  queries                 {'only the gegevensdienst' + chr(39) + 's (strict)' if info['strict'] else 'any search (lenient)'}",
         f"  target file             {info['target']}",
         "",
         f"  validatiestraat run --target {info['target']}",

@@ -15,6 +15,11 @@ the project proves that each check can fail.
 A fault that is not implemented is not listed. The table is the single source of truth: the
 servers look faults up by name with :func:`active`, and ``validatiestraat faults`` prints it.
 
+Profiles (:data:`PROFILES`) are named sets of faults switched on together, one per component
+with all of its faults (for TLS the largest set one server can show) and realistic broken DVAs;
+:func:`expand` turns ``--fault`` and ``--fault-profile`` arguments into one fault list. Faults that
+one server cannot show together (:data:`CONFLICTS`, e.g. two server certificates) are refused.
+
 Timing: ``slow-token`` sleeps ``VALIDATIESTRAAT_SLOW_SECONDS`` seconds (default 11) before
 answering a successful ``authorization_code`` token request; tests shorten it with that
 environment variable.
@@ -33,13 +38,15 @@ from validatiestraat.errors import UserError
 SLOW_SECONDS_ENV = "VALIDATIESTRAAT_SLOW_SECONDS"
 DEFAULT_SLOW_SECONDS = 11.0
 
-# Requirements whose checks need a successful token response as a precondition (used by faults
-# that make the token endpoint unusable for a conforming client).
-_NEEDS_TOKEN: tuple[str, ...] = (
-    "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14",
-    "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05", "RS-HDR-01", "RS-PERF-01",
-    "RS-FHIR-01", "RS-FHIR-02", "RS-FHIR-03", "RS-FHIR-04", "RS-FHIR-05", "RS-FHIR-06",
-    "RS-FHIR-07", "RS-FHIR-08",
+# Requirements whose checks need the authorization endpoint (frontchannel) to answer a browser, or
+# an authorization code from it (the token endpoint checks and the resource checks that need a login
+# of their own; the others can use the pre-issued access token of the target's resource section).
+_NEEDS_FRONTCHANNEL: tuple[str, ...] = (
+    "AS-AUTHZ-02", "AS-AUTHZ-03", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-06", "AS-AUTHZ-07", "AS-AUTHZ-08",
+    "AS-AUTHZ-09", "AS-AUTHZ-10", "AS-AUTHZ-11", "AS-AUTHZ-12", "AS-AUTHZ-13", "AS-AUTHZ-14",
+    "AS-TOKEN-02", "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-05", "AS-TOKEN-06", "AS-TOKEN-07", "AS-TOKEN-08",
+    "AS-TOKEN-10", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14", "AS-TOKEN-15", "AS-TOKEN-16",
+    "RS-AUTH-04", "RS-AUTH-05",
 )
 
 
@@ -112,6 +119,21 @@ _TABLE: tuple[Fault, ...] = (
     Fault("deny-issues-code",
           "pressing 'deny' on the consent page still redirects with an authorization code",
           ("AS-AUTHZ-11",), component="authorize"),
+    Fault("error-redirect-state-hardcoded",
+          "every error redirect to the redirect_uri (invalid authorization requests and the user's deny) "
+          "carries state=xyz instead of the request's state",
+          ("AS-AUTHZ-01", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-11"), component="authorize"),
+    Fault("error-code-not-rfc",
+          "scope errors are redirected with error=401 instead of invalid_scope (other errors are unchanged)",
+          ("AS-AUTHZ-01", "AS-AUTHZ-05"), component="authorize"),
+    Fault("state-not-url-encoded",
+          "the successful redirect carries the state exactly as received, not URL-encoded, so a state "
+          "with &, #, +, space or % does not round-trip",
+          ("AS-AUTHZ-01", "AS-AUTHZ-09"), component="authorize"),
+    Fault("frontchannel-client-cert-required",
+          "the authorization endpoint's TLS server demands a client certificate (which no browser has on "
+          "the MedMij frontchannel): the login pages cannot be reached, so no authorization code is issued",
+          ("AS-AUTHZ-01",), blocks=_NEEDS_FRONTCHANNEL, component="authorize"),
     # ------------------------------------------------------------------ token endpoint
     Fault("token-type-wrong",
           "every token response (code exchange and refresh) has token_type 'mac' instead of 'Bearer'",
@@ -165,13 +187,18 @@ _TABLE: tuple[Fault, ...] = (
           "refused with invalid_request",
           ("AS-TOKEN-16",), component="token"),
     Fault("token-endpoint-json-only",
-          "the token endpoint refuses form-encoded bodies (400 invalid_request) and accepts "
-          "only JSON bodies, so a conforming client never gets a token (and every form-encoded "
-          "request, e.g. one with an expired code or another client's code, gets invalid_request "
-          "instead of invalid_grant, invalid_client or unsupported_grant_type)",
-          ("AS-TOKEN-02", "AS-TOKEN-07", "AS-TOKEN-08", "AS-TOKEN-09", "AS-TOKEN-15", "AS-TOKEN-16"), blocks=_NEEDS_TOKEN,
-          component="token"),
+          "the token endpoint refuses form-encoded bodies (400 invalid_request, the code is not "
+          "consumed) and accepts only JSON bodies; with JSON it follows every other rule "
+          "(authorization_code and refresh_token grants, invalid_grant, invalid_client, "
+          "unsupported_grant_type), so a client that falls back to JSON can judge everything else",
+          ("AS-TOKEN-02",), component="token"),
     # ------------------------------------------------------------------ resource server
+    Fault("resource-no-token-check",
+          "the resource server does no token check at all: requests without Authorization, with an "
+          "unknown, expired or revoked token, with a token of another gegevensdienst or with "
+          "access_token in the query or form are all served test person 1's data (the data of the "
+          "token's person when the token is known)",
+          ("RS-AUTH-01", "RS-AUTH-02", "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05"), component="resource"),
     Fault("resource-without-token",
           "a FHIR request without an Authorization header is answered with test person 1's data "
           "(also when it carries access_token as a query or form parameter)",
@@ -215,14 +242,18 @@ _TABLE: tuple[Fault, ...] = (
           "the Patient resource carries the person's BSN identifier "
           "(http://fhir.nl/fhir/NamingSystem/bsn)",
           ("RS-FHIR-07",), component="resource"),
+    Fault("bsn-on-direct-read",
+          "a direct read Patient/<id> returns the Patient with an unmasked BSN identifier "
+          "(http://fhir.nl/fhir/NamingSystem/bsn); searches stay clean",
+          ("RS-FHIR-07",), component="resource"),
     Fault("dangling-reference",
           "Conditions carry an asserter reference to a Practitioner that can neither be read nor "
           "included",
           ("RS-FHIR-08",), component="resource"),
     Fault("access-token-never-expires",
-          "the resource server accepts access tokens after their expires_in (with this fault on, "
-          "the embedded reference DVA issues 5-second tokens so that the suite can observe it)",
-          ("RS-AUTH-05",), component="resource", reference={"access_token_lifetime": 5.0}),
+          "the resource server accepts access tokens after their expires_in (observable with the "
+          "test person whose tokens live 3 seconds, options.token_expiry_login_fields)",
+          ("RS-AUTH-05",), component="resource"),
     Fault("search-unsupported",
           "ImmunizationRecommendation, one of the required BgZ searches, answers 404 (not supported)",
           ("RS-FHIR-01",), component="resource"),
@@ -302,15 +333,46 @@ class UnknownFault(UserError):
     exit_code = exitcodes.CONFIG_ERROR
 
 
+class IncompatibleFaults(UserError):
+    """Faults that one server cannot show at the same time (exit 4)."""
+
+    exit_code = exitcodes.CONFIG_ERROR
+
+
+def _split(names: Iterable[str] | str) -> list[str]:
+    """Names from repeatable and comma-separated arguments (``["a,b", "c"]`` -> a, b, c)."""
+    if isinstance(names, str):
+        names = [names]
+    return [part.strip() for n in names for part in str(n).split(",") if part.strip()]
+
+
+#: (faults of which at most one may be on, why): the server cannot show them together
+CONFLICTS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"tls-expired-certificate", "tls-wrong-host-certificate", "tls-self-signed-certificate",
+                "tls-weak-key", "tls-wildcard-certificate", "tls-dv-certificate"}),
+     "each replaces the server certificate, and a server has one"),
+    (frozenset({"tls-no-tls13", "tls-only-tls13"}), "together they leave no TLS version"),
+    (frozenset({"tls-allow-tls10", "tls-only-tls13"}), "TLS 1.3 only excludes TLS 1.0"),
+    (frozenset({"tls-weak-key", "tls-no-forward-secrecy"}),
+     "the RSA certificate of tls-no-forward-secrecy would replace the 1024-bit RSA certificate"),
+)
+
+
 def check_faults(names: Iterable[str]) -> frozenset[str]:
-    """The fault names as a frozenset; :class:`UnknownFault` (exit 4) for a name not in the table."""
-    chosen = frozenset(str(n).strip() for n in names if str(n).strip())
+    """The fault names as a frozenset; :class:`UnknownFault` (exit 4) for a name not in the table,
+    :class:`IncompatibleFaults` (exit 4) for faults one server cannot show together. Names may
+    be comma-separated."""
+    chosen = frozenset(_split(names))
     unknown = sorted(chosen - FAULTS.keys())
     if unknown:
         raise UnknownFault(
             f"unknown fault{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; known faults: "
             + ", ".join(sorted(FAULTS))
         )
+    for group, why in CONFLICTS:
+        clash = sorted(group & chosen)
+        if len(clash) > 1:
+            raise IncompatibleFaults(f"faults {' and '.join(clash)} cannot be combined: {why}")
     return chosen
 
 
@@ -323,3 +385,92 @@ def describe(fault: Fault) -> dict[str, object]:
         "blocks_http": fault.blocks_http,
         "component": fault.component,
     }
+
+
+def describe_faults() -> list[dict[str, object]]:
+    return [describe(f) for f in FAULTS.values()]
+
+
+# --------------------------------------------------------------------------- fault profiles
+@dataclass(frozen=True)
+class FaultProfile:
+    """A named set of faults switched on together (``--fault-profile NAME``)."""
+
+    name: str
+    description: str
+    faults: tuple[str, ...]
+
+
+def _component(name: str) -> tuple[str, ...]:
+    return tuple(sorted(f.name for f in FAULTS.values() if f.component == name))
+
+
+#: TLS faults that can share one server: one certificate fault (wildcard: the suite's client still
+#: trusts it) and every hook that does not contradict another (see CONFLICTS)
+_TLS_PROFILE: tuple[str, ...] = ("tls-allow-tls10", "tls-cbc-suite", "tls-no-client-auth", "tls-no-forward-secrecy",
+                                 "tls-no-tls13", "tls-wildcard-certificate")
+
+_PROFILES: tuple[FaultProfile, ...] = (
+    FaultProfile("authorize", "every fault of the authorization endpoint at once (the login pages need a "
+                 "client certificate on the frontchannel: frontchannel-client-cert-required)",
+                 _component("authorize")),
+    FaultProfile("token", "every fault of the token endpoint at once (form bodies are refused: a client "
+                 "must fall back to JSON to see the others)", _component("token")),
+    FaultProfile("resource", "every fault of the resource server at once; resource-no-token-check masks "
+                 "the faults that shape 401 answers (no-www-authenticate, invalid-token-no-error: there is "
+                 "no 401 any more), whose requirements it breaks itself",
+                 _component("resource")),
+    FaultProfile("resource-observable", "every fault of the resource server except resource-no-token-check, "
+                 "so that each token fault can be seen on its own",
+                 tuple(f for f in _component("resource") if f != "resource-no-token-check")),
+    FaultProfile("lists", "every fault of the published MedMij lists at once", _component("lists")),
+    FaultProfile("tls", "the largest set of TLS faults one server can show: " + ", ".join(_TLS_PROFILE)
+                 + "; left out: tls-only-tls13 (contradicts tls-no-tls13 and tls-allow-tls10) and the other "
+                 "certificate faults (a server has one certificate; tls-wildcard-certificate is kept "
+                 "because clients still trust it, and tls-weak-key would be replaced by the RSA certificate "
+                 "of tls-no-forward-secrecy)", _TLS_PROFILE),
+    FaultProfile("legacy-dva", "a realistic broken DVA on a generic OAuth library: JSON-only token endpoint, "
+                 "no token check on the resource server, non-RFC error redirects, long-lived low-entropy "
+                 "tokens, a sloppy FHIR facade", (
+                     "error-code-not-rfc", "error-redirect-state-hardcoded", "extra-param-rejected",
+                     "no-error-description", "state-not-url-encoded",
+                     "expires-in-too-long", "low-entropy-tokens", "refresh-not-rotated", "token-endpoint-json-only",
+                     "unsupported-grant-wrong-error",
+                     "bsn-on-direct-read", "empty-search-404", "error-not-operationoutcome", "no-request-id-echo",
+                     "resource-no-token-check", "searchset-missing-self-link", "xml-not-supported",
+                 )),
+    FaultProfile("sloppy-dva", "a realistic broken DVA that almost works: crashes on long states, insists on the "
+                 "MedMij IDs, reusable and eternal codes, lax refresh revocation, lenient bearer handling and an "
+                 "incomplete BgZ", (
+                     "consent-page-anonymous", "long-state-crash", "medmij-ids-required", "redirect-uri-double-decoded",
+                     "code-reusable", "expired-code-accepted", "extra-token-param-rejected", "redirect-uri-not-checked",
+                     "revoked-refresh-accepted", "scope-not-narrowed",
+                     "access-token-never-expires", "dangling-reference", "invalid-token-no-error", "no-include",
+                     "profile-violation", "scope-not-enforced", "search-unsupported", "token-in-query-accepted",
+                 )),
+)
+
+PROFILES: dict[str, FaultProfile] = {
+    p.name: FaultProfile(p.name, p.description, tuple(sorted(p.faults))) for p in _PROFILES
+}
+
+
+def expand(faults: Iterable[str] = (), profiles: Iterable[str] = ()) -> list[str]:
+    """The sorted unique fault names of ``faults`` plus those of ``profiles`` (both may hold
+    comma-separated names). :class:`UnknownFault` (exit 4) for an unknown fault or profile name,
+    :class:`IncompatibleFaults` for faults that cannot be combined."""
+    chosen = set(_split(faults))
+    wanted = _split(profiles)
+    unknown = sorted(set(wanted) - PROFILES.keys())
+    if unknown:
+        raise UnknownFault(
+            f"unknown fault profile{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; known profiles: "
+            + ", ".join(sorted(PROFILES))
+        )
+    for name in wanted:
+        chosen.update(PROFILES[name].faults)
+    return sorted(check_faults(chosen))
+
+
+def describe_profile(profile: FaultProfile) -> dict[str, object]:
+    return {"name": profile.name, "description": profile.description, "faults": list(profile.faults)}

@@ -10,6 +10,14 @@ parameter to its kind (token, reference, date, string) and the element paths it 
 Supported everywhere: ``_id``, ``_include`` (also ``:iterate``/``:recurse``), ``_format``.
 Unknown parameters are ignored (FHIR's lenient default) but still echoed in the self link.
 JSON and XML are served (``Accept`` or ``_format``); the FHIR version is 3.0.
+
+Strict mode (the default, as real DVAs behave): only the gegevensdienst's catalogued queries
+(:mod:`validatiestraat.rs.catalogue`: same resource path, same parameter names, same ``_include``
+values) and reads ``<Type>/<id>`` of the types this server serves are answered, plus
+``metadata``; anything else is 404 with an OperationOutcome, before and regardless of any token
+(a catalogued query or a read goes through the normal token handling). ``access_token``
+parameters do not count for the shape, so that a token sent that way still meets the token check.
+Lenient mode answers any search of :data:`SEARCH_PARAMS`.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from validatiestraat.reference.data import PERSONS, TestPerson
 from validatiestraat.reference.faults import slow_seconds
 from validatiestraat.reference.data.bgz import BSN_SYSTEM, all_compartments
 from validatiestraat.reference.oauth import AANBIEDER, SERVED_GEGEVENSDIENST, AuthorizationServer
+from validatiestraat.rs.catalogue import is_catalogued
 from validatiestraat.reference.web import Request, Response
 
 Resource = dict[str, Any]
@@ -358,9 +367,11 @@ class SearchResult:
 
 class ResourceServer:
     def __init__(self, auth: AuthorizationServer, faults: frozenset[str] = frozenset(),
-                 record: Callable[[dict[str, Any]], None] | None = None):
+                 record: Callable[[dict[str, Any]], None] | None = None, *, strict: bool = True):
         self.auth = auth
         self.faults = faults
+        #: answer only the gegevensdienst's catalogued queries and reads (see the module docstring)
+        self.strict = strict
         self._record = record or (lambda event: None)
         self.compartments = all_compartments()
         self._apply_data_faults()
@@ -384,6 +395,14 @@ class ResourceServer:
 
     def person_for(self, username: str) -> TestPerson:
         return next(p for p in PERSONS if p.username == username)
+
+    def _with_bsn(self, patient: Resource, username: str) -> Resource:
+        """bsn-on-direct-read: the Patient of a direct read, with the person's BSN identifier."""
+        identifiers = patient.get("identifier", [])
+        if any(isinstance(i, dict) and i.get("system") == BSN_SYSTEM for i in identifiers):
+            return patient  # bsn-in-response put it there already
+        bsn = {"use": "official", "system": BSN_SYSTEM, "value": self.person_for(username).bsn}
+        return {**patient, "identifier": [bsn, *identifiers]}
 
     # ------------------------------------------------------------------ responses
     def _outcome(self, status: int, code: str, diagnostics: str, fmt: str, req: Request,
@@ -476,15 +495,34 @@ class ResourceServer:
             parts.append(f'scope="{scope}"')
         return "Bearer " + ", ".join(parts)
 
+    def _unchecked(self, req: Request, body_token: list[str]) -> str:
+        """resource-no-token-check: no token is checked. The person of a known token (expired,
+        revoked, of another gegevensdienst or client: it does not matter) is served, test person
+        1 otherwise. A query/form token is read only under token-in-query-accepted."""
+        scheme, _, value = (req.header("Authorization") or "").strip().partition(" ")
+        candidates = [value.strip()] if scheme.lower() == "bearer" else []
+        if "token-in-query-accepted" in self.faults:
+            candidates += body_token
+        for candidate in candidates:
+            username = self.auth.token_owner(candidate)
+            if username is not None:
+                return username
+        return PERSONS[0].username
+
     def authenticate(self, req: Request, params: list[tuple[str, str]], fmt: str) -> str | Response:
         """The username whose data this request may see, or the error response."""
         body_token = [v for k, v in params if k == "access_token"]
+        if "resource-no-token-check" in self.faults:
+            return self._unchecked(req, body_token)
         authorization = req.header("Authorization")
         if not authorization:
+            if body_token and "token-in-query-accepted" in self.faults:
+                who = self._check_token(req, body_token[0], fmt)
+                if isinstance(who, Response) and "resource-without-token" in self.faults:
+                    return PERSONS[0].username
+                return who
             if "resource-without-token" in self.faults:
                 return PERSONS[0].username
-            if body_token and "token-in-query-accepted" in self.faults:
-                return self._check_token(req, body_token[0], fmt)
             if body_token:
                 return self._outcome(400, "security", "the access token must be sent in the Authorization header "
                                      "(RFC 6750 §2.1), not as a query or form parameter", fmt, req,
@@ -529,6 +567,11 @@ class ResourceServer:
         if is_search_post or (req.method == "POST" and req.content_type == "application/x-www-form-urlencoded"):
             params = params + req.form()
         fmt = self.negotiate(req, params)
+        if self.strict:
+            refusal = self._strict_refusal(req, rest, params, is_search_post, fmt or "json")
+            if refusal is not None:
+                self._record({"event": "fhir", "path": req.path, "status": refusal.status, "strict": True})
+                return refusal
         if fmt is None:
             return self._outcome(406, "not-supported",
                                  f"only FHIR {FHIR_VERSION} as application/fhir+json or application/fhir+xml is served",
@@ -544,6 +587,36 @@ class ResourceServer:
                       "request_id": req.header("MedMij-Request-ID"),
                       "correlation_id": req.header("X-Correlation-ID")})
         return self._finish(response, req)
+
+    def _strict_refusal(self, req: Request, rest: str, params: list[tuple[str, str]], is_search_post: bool,
+                        fmt: str) -> Response | None:
+        """Strict mode: the 404 for a request that is neither a catalogued query of the
+        gegevensdienst, nor a read of a served type, nor ``metadata`` (None when it may go on)."""
+        method = "GET" if req.method == "HEAD" else req.method
+        if method not in ("GET", "POST"):
+            return None  # the read-only answer (405) after the token check, as in lenient mode
+        segments = [s for s in rest.split("/") if s]
+        if method == "GET" and segments == ["metadata"]:
+            return None
+        if method == "GET" and len(segments) == 2 and segments[0] in SEARCH_PARAMS \
+                and not segments[1].startswith(("_", "$")):
+            return None  # a read: whether the resource exists is answered after the token check
+        if is_search_post:
+            path = "/".join(segments[:-1])
+        elif method == "GET":
+            path = "/".join(segments)
+        else:
+            path = ""
+        shape = [(k, v) for k, v in params if k != "access_token"]
+        if path and is_catalogued(SERVED_GEGEVENSDIENST, path, shape):
+            return None
+        names = sorted({k for k, _ in shape})  # names only: a parameter value may be a secret
+        what = f"{req.method} {'/'.join(segments) or '(base)'}" + (f" with parameters {', '.join(names)}"
+                                                                    if names else " without parameters")
+        return self._outcome(404, "not-supported",
+                             f"{what} is not one of the queries of gegevensdienst {SERVED_GEGEVENSDIENST}: "
+                             "this server answers only the gegevensdienst's queries and reads of its resources",
+                             fmt, req)
 
     def _route(self, req: Request, rest: str, params: list[tuple[str, str]], fmt: str, username: str,
                is_search_post: bool) -> Response:
@@ -569,6 +642,8 @@ class ResourceServer:
                 res = self.compartments[username].get((rtype, segments[1]))
                 if res is None:
                     return self._outcome(404, "not-found", f"{rtype}/{segments[1]} is not known", fmt, req)
+                if rtype == "Patient" and "bsn-on-direct-read" in self.faults:
+                    res = self._with_bsn(res, username)
                 return self._resource_response(200, res, fmt)
         except SearchError as exc:
             return self._outcome(exc.status, exc.code, str(exc), fmt, req)

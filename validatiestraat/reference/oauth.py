@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from validatiestraat.reference import pages
 from validatiestraat.reference.data import PERSONS, TestPerson, person_by_bsn, person_by_username
@@ -55,6 +55,11 @@ REPRESENTATION_TOKENS = frozenset({"onbehalfof", "onbehalfofchild"})
 #: Abonneren (extension): the ZAL MaximaleDuur of a subscription on gegevensdienst 48, in days
 MAXIMALE_DUUR = 30
 KNOWN_TOKEN_PARAMS = frozenset({"grant_type", "code", "redirect_uri", "client_id", "refresh_token", "scope"})
+#: the state every error redirect carries under the error-redirect-state-hardcoded fault
+HARDCODED_STATE = "xyz"
+#: scope problems the invalid-scope-accepted fault lets through (the described ones; a malformed
+#: GegevensdienstId or a gegevensdienst the aanbieder does not offer is still refused)
+LAX_SCOPE_PROBLEMS = frozenset({"missing", "aanbieder", "unlisted"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class Grant:
     services: frozenset[str]
     created_wall: float
     revoked: bool = False
+    #: issued out of band at start (the pre-issued token): "Beheren toestemmingen" leaves it alone
+    pinned: bool = False
 
 
 @dataclass
@@ -139,6 +146,17 @@ class TokenCheck:
     reason: str = ""
 
 
+class ScopeProblem(str):
+    """Why a scope is refused; ``kind`` is one of missing, aanbieder, unlisted, not-offered, syntax."""
+
+    kind: str = "syntax"
+
+    def __new__(cls, text: str, kind: str) -> "ScopeProblem":
+        obj = super().__new__(cls, text)
+        obj.kind = kind
+        return obj
+
+
 class OAuthError(Exception):
     def __init__(self, error: str, description: str, status: int = 400):
         super().__init__(description)
@@ -152,7 +170,15 @@ def add_query(url: str, params: list[tuple[str, str]]) -> str:
     """``url`` with ``params`` appended to its query (an existing query is kept)."""
     parts = urlsplit(url)
     existing = parse_qsl(parts.query, keep_blank_values=True)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(existing + params), ""))
+    # %20 for a space (not +): both form decoders and plain percent-decoders read it back unchanged
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(existing + params, quote_via=quote), ""))
+
+
+def raw_query_value(value: str) -> str:
+    """``value`` as the state-not-url-encoded fault sends it: printable ASCII as received (so &, #,
+    +, space and % break the query), only what an HTTP header cannot carry (controls, non-ASCII)
+    percent-encoded."""
+    return "".join(c if 0x20 <= ord(c) < 0x7F else quote(c, safe="") for c in value)
 
 
 def names_match(names: frozenset[str], client_id: str) -> bool:
@@ -238,10 +264,10 @@ class AuthorizationServer:
             return False
         return parts.scheme in ("http", "https") and bool(parts.hostname)
 
-    def parse_scope(self, scope: str | None, client: OclEntry) -> list[tuple[str, str]] | str:
-        """The requested (scope token, gegevensdienst) pairs, or a problem description."""
+    def parse_scope(self, scope: str | None, client: OclEntry) -> list[tuple[str, str]] | ScopeProblem:
+        """The requested (scope token, gegevensdienst) pairs, or the problem (:class:`ScopeProblem`)."""
         if scope is None or not scope.strip():
-            return "scope is missing"
+            return ScopeProblem("scope is missing", "missing")
         out: list[tuple[str, str]] = []
         for token in scope.split():
             if token in REPRESENTATION_TOKENS:
@@ -250,26 +276,28 @@ class AuthorizationServer:
             if token.startswith("subscribe~"):  # Abonneren: subscribe~<days>/<aanbieder>~<id>
                 head, slash, inner = token.partition("/")
                 if not slash or not head[len("subscribe~"):].isdigit() or "~" not in inner:
-                    return f"scope '{token}' is not subscribe~<days>/<aanbieder>~<GegevensdienstId>"
+                    return ScopeProblem(f"scope '{token}' is not subscribe~<days>/<aanbieder>~<GegevensdienstId>",
+                                        "syntax")
                 days, token = int(head[len("subscribe~"):]), inner
             name, sep, service = token.partition("~")
             if name != AANBIEDER:
-                return f"scope '{token}' does not name this aanbieder ({AANBIEDER})"
+                return ScopeProblem(f"scope '{token}' does not name this aanbieder ({AANBIEDER})", "aanbieder")
             if not sep:
                 service = SERVED_GEGEVENSDIENST  # 2.x Verzamelen: the bare aanbieder name
             elif not service.isdigit():
-                return f"scope '{token}' has an invalid GegevensdienstId"
+                return ScopeProblem(f"scope '{token}' has an invalid GegevensdienstId", "syntax")
             if service not in OFFERED_GEGEVENSDIENSTEN:
-                return f"gegevensdienst {service} is not offered by this aanbieder"
+                return ScopeProblem(f"gegevensdienst {service} is not offered by this aanbieder", "not-offered")
             if service not in client.gegevensdiensten:
-                return f"gegevensdienst {service} is not listed for client {client.client_id} in the OAuth Client List"
+                return ScopeProblem(f"gegevensdienst {service} is not listed for client {client.client_id} in the "
+                                    "OAuth Client List", "unlisted")
             if days is not None:  # grant at most the requested days and at most the ZAL MaximaleDuur
                 granted = days if "subscription-duration-unbounded" in self.faults else min(days, MAXIMALE_DUUR)
                 token = f"subscribe~{granted}/{token}"
             if (token, service) not in out:
                 out.append((token, service))
         if not out:
-            return "scope names no gegevensdienst"
+            return ScopeProblem("scope names no gegevensdienst", "missing")
         return out
 
     @staticmethod
@@ -319,8 +347,11 @@ class AuthorizationServer:
         params = [("error", error)]
         if "no-error-description" not in self.faults:
             params.append(("error_description", description))
-        if state is not None and not (request_error and "error-without-state" in self.faults):
-            params.append(("state", state))
+        if not (request_error and "error-without-state" in self.faults):
+            if "error-redirect-state-hardcoded" in self.faults:
+                params.append(("state", HARDCODED_STATE))  # the same state for everyone
+            elif state is not None:
+                params.append(("state", state))
         return Response.redirect(add_query(redirect_uri, params))
 
     def authorize(self, req: Request) -> Response:
@@ -381,14 +412,14 @@ class AuthorizationServer:
                 raise RuntimeError("state too long for the session store (fault long-state-crash)")
             return self._error_redirect(redirect_uri, "invalid_request",
                                         f"state is longer than {MAX_STATE_LENGTH} characters", state)
-        if "invalid-scope-accepted" in self.faults:
-            parsed = self.parse_scope(params.get("scope"), client)
-            scope = parsed if isinstance(parsed, list) else [(AANBIEDER, SERVED_GEGEVENSDIENST)]
-        else:
-            parsed = self.parse_scope(params.get("scope"), client)
-            if isinstance(parsed, str):
-                return self._error_redirect(redirect_uri, "invalid_scope", parsed, state)
-            scope = parsed
+        parsed = self.parse_scope(params.get("scope"), client)
+        if isinstance(parsed, ScopeProblem) and "invalid-scope-accepted" in self.faults \
+                and parsed.kind in LAX_SCOPE_PROBLEMS:
+            parsed = [(AANBIEDER, SERVED_GEGEVENSDIENST)]  # the default scope instead of an error
+        if isinstance(parsed, ScopeProblem):
+            error = "401" if "error-code-not-rfc" in self.faults else "invalid_scope"
+            return self._error_redirect(redirect_uri, error, str(parsed), state)
+        scope = parsed
         if not state:
             return self._error_redirect(redirect_uri, "invalid_request", "state is missing", None)
         if REPRESENTATION_TOKENS & set((params.get("scope") or "").split()):
@@ -499,7 +530,9 @@ class AuthorizationServer:
                       "username": flow.person.username})
         state = flow.state
         if "state-not-echoed" in self.faults:
-            state = "changed-" + secrets.token_urlsafe(8)
+            state = f"changed-{secrets.token_urlsafe(6)}-{state}"
+        if "state-not-url-encoded" in self.faults:
+            return Response.redirect(add_query(flow.redirect_uri, [("code", code)]) + "&state=" + raw_query_value(state))
         return Response.redirect(add_query(flow.redirect_uri, [("code", code), ("state", state)]))
 
     # ------------------------------------------------------------------ "Beheren toestemmingen"
@@ -521,7 +554,7 @@ class AuthorizationServer:
         with self._lock:
             per_client: dict[str, list[Grant]] = {}
             for g in self.grants.values():
-                if g.username == person.username and not g.revoked:
+                if g.username == person.username and not g.revoked and not g.pinned:
                     per_client.setdefault(g.client_id, []).append(g)
         rows = []
         for cid, grants in sorted(per_client.items()):
@@ -553,7 +586,8 @@ class AuthorizationServer:
         count = 0
         with self._lock:
             for grant in self.grants.values():
-                if grant.username == username and grant.client_id == client_id and not grant.revoked:
+                if grant.username == username and grant.client_id == client_id and not grant.revoked \
+                        and not grant.pinned:
                     self._revoke_grant(grant.id, refresh_too="revoked-refresh-accepted" not in self.faults)
                     count += 1
         self._record({"event": "revoke", "client_id": client_id, "username": username, "count": count})
@@ -619,18 +653,15 @@ class AuthorizationServer:
     def _token_params(self, req: Request) -> dict[str, str]:
         ctype = req.content_type
         json_only = "token-endpoint-json-only" in self.faults
-        if ctype in ("application/json",) or ctype.endswith("+json"):
-            if not json_only:
-                raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
-            try:
-                data = json.loads(req.body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                raise OAuthError("invalid_request", "the request body is not valid JSON") from None
-            if not isinstance(data, dict):
-                raise OAuthError("invalid_request", "the request body must be a JSON object")
-            return {str(k): str(v) for k, v in data.items()}
+        is_json = ctype == "application/json" or ctype.endswith("+json")
         if json_only:
-            raise OAuthError("invalid_request", "this token endpoint accepts only application/json bodies")
+            # refuses the form body before anything else happens (the code is not consumed);
+            # any other body is read as JSON, as such an endpoint would
+            if ctype == "application/x-www-form-urlencoded" or (not ctype and not req.body.lstrip().startswith(b"{")):
+                raise OAuthError("invalid_request", "this token endpoint accepts only application/json bodies")
+            return self._json_params(req)
+        if is_json:
+            raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
         if ctype not in ("", "application/x-www-form-urlencoded"):
             raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
         pairs = req.form()
@@ -639,6 +670,25 @@ class AuthorizationServer:
             if k in params:
                 raise OAuthError("invalid_request", f"parameter {k} occurs more than once")
             params[k] = v
+        return params
+
+    @staticmethod
+    def _json_params(req: Request) -> dict[str, str]:
+        """A JSON object body as token parameters (token-endpoint-json-only): strings, numbers and
+        booleans as text, null as absent; nested values are refused."""
+        try:
+            data = json.loads(req.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise OAuthError("invalid_request", "the request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise OAuthError("invalid_request", "the request body must be a JSON object")
+        params: dict[str, str] = {}
+        for k, v in data.items():
+            if v is None:
+                continue
+            if isinstance(v, (dict, list)):
+                raise OAuthError("invalid_request", f"parameter {k} must be a string")
+            params[str(k)] = ("true" if v else "false") if isinstance(v, bool) else str(v)
         return params
 
     def _check_client_id(self, params: dict[str, str], client: OclEntry) -> None:
@@ -683,18 +733,29 @@ class AuthorizationServer:
             record.refresh_tokens.append(refresh)
             return body
 
+    def lifetime_for(self, username: str) -> float:
+        """The access token lifetime of this person: the server's, or the person's own (shorter)
+        one (the test person whose tokens expire in seconds keeps it under expires-in-too-long)."""
+        person = person_by_username(username)
+        if person is not None and person.access_token_lifetime is not None:
+            if "expires-in-too-long" in self.faults:
+                return person.access_token_lifetime
+            return min(person.access_token_lifetime, self.access_token_lifetime)
+        return self.access_token_lifetime
+
     def _issue(self, grant: Grant, refresh: str | None = None) -> tuple[dict[str, Any], str, str]:
         access = self._new_value()
         now = self._clock()
+        lifetime = self.lifetime_for(grant.username)
         self.access_tokens[access] = AccessToken(grant.id, grant.username, grant.client_id, grant.scope,
-                                                 grant.services, now + self.access_token_lifetime)
+                                                 grant.services, now + lifetime)
         if refresh is None:
             refresh = self._new_value()
             self.refresh_tokens[refresh] = RefreshToken(grant.id, grant.client_id, now + REFRESH_TOKEN_LIFETIME)
         body = {
             "access_token": access,
             "token_type": "mac" if "token-type-wrong" in self.faults else "Bearer",
-            "expires_in": int(math.ceil(self.access_token_lifetime)),
+            "expires_in": int(math.ceil(lifetime)),
             "scope": grant.scope,
             "refresh_token": refresh,
         }
@@ -726,6 +787,21 @@ class AuthorizationServer:
                 body, _, _ = self._issue(grant)
             return body
 
+    def preissue(self, username: str, client_id: str, scope: str = AANBIEDER) -> str:
+        """An access token issued out of band (as the Nictiz qualification hands one out): for
+        ``username`` and ``client_id`` with ``scope``, valid for the server's lifetime and left alone
+        by "Beheren toestemmingen"; otherwise checked like any other token."""
+        person = person_by_username(username)
+        if person is None or client_id not in self.ocl:
+            raise ValueError(f"cannot pre-issue a token for {username!r} and {client_id!r}")
+        services = frozenset(SERVED_GEGEVENSDIENST if "~" not in t else t.rsplit("~", 1)[1] for t in scope.split())
+        grant = Grant(self._new_value(), username, client_id, scope, services, time.time(), pinned=True)
+        value = self._new_value()
+        with self._lock:
+            self.grants[grant.id] = grant
+            self.access_tokens[value] = AccessToken(grant.id, username, client_id, scope, services, math.inf)
+        return value
+
     # ------------------------------------------------------------------ for the resource server
     def check_access_token(self, value: str, peer_names: frozenset[str]) -> TokenCheck:
         with self._lock:
@@ -739,6 +815,12 @@ class AuthorizationServer:
             if peer_names and not names_match(peer_names, token.client_id):
                 return TokenCheck(False, token, "the access token was issued to another client")
             return TokenCheck(True, token)
+
+    def token_owner(self, value: str) -> str | None:
+        """The username of a known access token, valid or not (resource-no-token-check)."""
+        with self._lock:
+            token = self.access_tokens.get(value)
+            return token.username if token is not None else None
 
     def persons(self) -> tuple[TestPerson, ...]:
         return PERSONS

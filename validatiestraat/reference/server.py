@@ -18,6 +18,17 @@ daemon thread:
 - backchannel: ``/oauth/token`` and the FHIR base ``/fhir``; mutual TLS against the test CA (a
   client without a certificate, or with one from another CA, fails the handshake).
 
+The two listeners have their own ports and TLS contexts. Under the fault
+``frontchannel-client-cert-required`` a third listener serves the frontchannel application with a
+context that demands a client certificate, and the published authorization endpoint points at it
+(the MedMij lists and the consent page stay on the plain frontchannel).
+
+The resource server is strict by default (``strict=True``): it answers only the gegevensdienst's
+catalogued queries and reads (see :mod:`validatiestraat.reference.fhir`). At start one long-lived
+access token is issued for test person 1 (``target_dict()["resource"]["access_token"]``), as the
+Nictiz qualification hands one out. The test person ``SHORT_LIVED_PERSON`` gets access tokens of
+3 seconds, so that a suite sees an expired token (RS-AUTH-05) after a short wait.
+
 The TLS handshake runs in the connection's own thread, so a stalled client cannot block the
 listener.
 """
@@ -40,7 +51,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from validatiestraat.reference.data import PERSONS
+from validatiestraat.reference.data import PERSONS, SHORT_ACCESS_TOKEN_LIFETIME, SHORT_LIVED_PERSON
 from validatiestraat.reference.faults import check_faults, resource_response_limit, token_response_limit
 from validatiestraat.reference.fhir import ResourceServer
 from validatiestraat.reference.oauth import (
@@ -51,7 +62,7 @@ from validatiestraat.reference.oauth import (
     AuthorizationServer,
 )
 from validatiestraat.reference.pki import TestPKI
-from validatiestraat.reference.tlsconfig import BACK, FRONT, build_ssl_context, peer_names
+from validatiestraat.reference.tlsconfig import BACK, FRONT, build_ssl_context, peer_names, require_client_certificate
 from validatiestraat.reference.web import App, Request, Response
 from validatiestraat.lists.build import LIST_PATHS
 
@@ -61,6 +72,10 @@ LIST_PATH_SET = frozenset(LIST_PATHS.values())
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 30.0
 MAX_BODY = 1024 * 1024
+#: the listener of the authorization endpoint under frontchannel-client-cert-required
+AUTHORIZE = "authorize"
+#: how long after issuance the short-lived person's token is tried again (its lifetime plus a margin)
+TOKEN_EXPIRY_WAIT = SHORT_ACCESS_TOKEN_LIFETIME + 1.0
 REDIRECT_URIS = {
     "pgo.validatiestraat.test": "https://pgo.validatiestraat.test/callback",
     "pgo2.validatiestraat.test": "https://pgo2.validatiestraat.test/callback",
@@ -118,6 +133,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(response, self.command == "HEAD")
 
     def _write(self, response: Response, head_only: bool = False) -> None:
+        try:  # a header http.server cannot encode (latin-1) would leave the client without an answer
+            for name, value in response.headers:
+                f"{name}: {value}".encode("latin-1")
+                if "\r" in value or "\n" in value:
+                    raise ValueError("line break in a header value")
+        except (UnicodeEncodeError, ValueError) as exc:
+            self.server.note({"event": "error", "channel": self.server.channel, "error": f"bad header: {exc}"})
+            response = Response.text(500, "internal server error")
         try:
             self.send_response(response.status)
             for name, value in response.headers:
@@ -192,6 +215,7 @@ class ReferenceDVA:
         login_variant: int = 1,
         *,
         access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
+        strict: bool = True,
         verbose: bool = False,
     ):
         if login_variant not in (1, 2):
@@ -200,7 +224,11 @@ class ReferenceDVA:
         self.code_lifetime = float(code_lifetime)
         self.login_variant = login_variant
         self.access_token_lifetime = float(access_token_lifetime)
+        #: the resource server answers only the gegevensdienst's catalogued queries and reads
+        self.strict = bool(strict)
         self.verbose = verbose
+        #: the long-lived access token issued at start (test person 1, scope of gegevensdienst 48)
+        self.access_token: str | None = None
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self._owns_workdir = False
         self.workdir: Path | None = None
@@ -229,14 +257,20 @@ class ReferenceDVA:
         self.auth = AuthorizationServer(self.faults, code_lifetime=self.code_lifetime,
                                         access_token_lifetime=self.access_token_lifetime,
                                         login_variant=self.login_variant, record=self.note)
-        self.fhir = ResourceServer(self.auth, self.faults, record=self.note)
+        self.fhir = ResourceServer(self.auth, self.faults, record=self.note, strict=self.strict)
+        self.access_token = self.auth.preissue(PERSONS[0].username, DEFAULT_OCL[0].client_id)
+        listeners = [(FRONT, FRONT, self._front), (BACK, BACK, self._back)]
+        if "frontchannel-client-cert-required" in self.faults:
+            listeners.append((AUTHORIZE, FRONT, self._front))
         try:
-            for channel, app in ((FRONT, self._front), (BACK, self._back)):
+            for name, channel, app in listeners:
                 ctx = build_ssl_context(self.pki, self.faults, channel, self.workdir)
+                if name == AUTHORIZE:  # no browser has a client certificate for the frontchannel
+                    require_client_certificate(ctx, self.pki)
                 listener = _Listener(channel, ctx, app, self.note, self.verbose)
-                self._listeners[channel] = listener
+                self._listeners[name] = listener
                 thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05},
-                                          name=f"reference-dva-{channel}", daemon=True)
+                                          name=f"reference-dva-{name}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
         except Exception:
@@ -331,6 +365,13 @@ class ReferenceDVA:
         self._require_running()
         return self._listeners[BACK].base_url
 
+    @property
+    def authorization_url(self) -> str:
+        """The listener of the authorization endpoint: the frontchannel, or under
+        frontchannel-client-cert-required the one that demands a client certificate."""
+        self._require_running()
+        return self._listeners.get(AUTHORIZE, self._listeners[FRONT]).base_url
+
     def target_dict(self) -> dict[str, Any]:
         """This DVA as a target (schema ``validatiestraat.target.TARGET_SCHEMA``; absolute paths)."""
         self._require_running()
@@ -350,7 +391,7 @@ class ReferenceDVA:
             "aanbieder": AANBIEDER,
             "gegevensdiensten": ["48"],
             "endpoints": {
-                "authorization": f"{self.frontchannel_url}/oauth/authorize",
+                "authorization": f"{self.authorization_url}/oauth/authorize",
                 "token": f"{self.backchannel_url}/oauth/token",
                 "resource": f"{self.backchannel_url}/fhir",
             },
@@ -367,6 +408,8 @@ class ReferenceDVA:
                 "key": str(pki.other_client.key_path),
             },
             "trust": [str(pki.ca_path)],
+            # the long-lived access token issued at start (as the Nictiz qualification hands one out)
+            "resource": {"access_token": self.access_token},
             "login": {
                 "driver": "form",
                 "fields": login_fields(first),
@@ -384,9 +427,12 @@ class ReferenceDVA:
                 "abonneren_maximale_duur": 30,
                 "code_lifetime_seconds": self.code_lifetime,
                 "access_token_lifetime_seconds": self.access_token_lifetime,
-                # short-lived tokens (a test setting): wait this long, then the token must be refused
-                **({"token_expiry_wait_seconds": self.access_token_lifetime + 1.0}
-                   if self.access_token_lifetime <= 60 else {}),
+                # the expired-token scenario (RS-AUTH-05) logs in as the person whose tokens live 3 s
+                # and tries the token again after this wait
+                "token_expiry_wait_seconds": TOKEN_EXPIRY_WAIT,
+                "token_expiry_login_fields": login_fields(SHORT_LIVED_PERSON),
+                # the resource server answers only the gegevensdienst's catalogued queries and reads
+                "strict_queries": self.strict,
                 "max_state_length": MAX_STATE_LENGTH,
                 # a valid redirect_uri of the client with a percent-encoded character (AS-AUTHZ-10)
                 "encoded_redirect_uri": REDIRECT_URIS[main.client_id] + "/%7Evalidatiestraat",

@@ -79,3 +79,9 @@ def peer_names(peercert: dict | None) -> frozenset[str]:
             if key == "commonName":
                 names.add(str(value))
     return frozenset(names)
+
+
+def require_client_certificate(ctx: ssl.SSLContext, pki: TestPKI) -> None:
+    """Demand a client certificate chained to the test CA (fault frontchannel-client-cert-required)."""
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cafile=str(pki.ca_path))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 #: the password of every test person (test accounts of a throw-away server, not a secret)
 TEST_PASSWORD = "validatiestraat-test"
+#: lifetime of the access tokens of :data:`SHORT_LIVED_PERSON`, in seconds
+SHORT_ACCESS_TOKEN_LIFETIME = 3.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class TestPerson:
     #: gegevensdiensten for which this person has data at the reference aanbieder
     services: frozenset[str]
     password: str = TEST_PASSWORD
+    #: access tokens of this person live this long (seconds) instead of the server's lifetime: a
+    #: person whose tokens expire quickly lets a suite observe RS-AUTH-05 without a 15-minute wait
+    access_token_lifetime: float | None = None
 
     @property
     def display(self) -> str:
@@ -37,7 +42,13 @@ PERSONS: tuple[TestPerson, ...] = (
                frozenset({"48", "49"})),
     TestPerson("p2", "proefpersoon", "999910048", "Anna", "XXX_Proefpersoon", "female", "1985-11-02",
                frozenset({"48"})),
+    # access tokens of this person expire after 3 seconds (the expired-token scenario, RS-AUTH-05)
+    TestPerson("p3", "verlooppersoon", "999910061", "Kees", "XXX_Verlooppersoon", "male", "1952-07-21",
+               frozenset({"48"}), access_token_lifetime=SHORT_ACCESS_TOKEN_LIFETIME),
 )
+
+#: the person whose access tokens expire quickly
+SHORT_LIVED_PERSON: TestPerson = PERSONS[2]
 
 
 def person_by_username(username: str) -> TestPerson | None:
@@ -48,4 +59,5 @@ def person_by_bsn(bsn: str) -> TestPerson | None:
     return next((p for p in PERSONS if p.bsn == bsn), None)
 
 
-__all__ = ["PERSONS", "TEST_PASSWORD", "TestPerson", "person_by_username", "person_by_bsn"]
+__all__ = ["PERSONS", "SHORT_ACCESS_TOKEN_LIFETIME", "SHORT_LIVED_PERSON", "TEST_PASSWORD", "TestPerson",
+           "person_by_username", "person_by_bsn"]

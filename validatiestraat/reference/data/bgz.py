@@ -317,6 +317,11 @@ PERSON_DATA: dict[str, dict[str, Any]] = {
     },
 }
 
+# p3 (the person whose access tokens expire after a few seconds) has the same kind of record as p2:
+# every BgZ query finds something, so that a fresh token of p3 reads data before it expires
+PERSON_DATA["p3"] = {**PERSON_DATA["p2"], "address": ("Verloopweg", "3", "9999 CC", "Verloopstad"),
+                     "phone": "06-00000003"}
+
 LAB_CATEGORY = coding(SCT, "49581000146104", "Laboratory test finding (finding)")
 LAB_SUBCATEGORY = {
     "chemistry": coding(SCT, "275711006", "Serum chemistry test (procedure)"),
