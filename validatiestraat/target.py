@@ -168,6 +168,10 @@ OPTIONS_SCHEMA: dict[str, Any] = _object(
                                                  "AS-TOKEN-10)"),
         "resource_response_limit_seconds": _seconds("the resource server's response time limit (default 60; "
                                                     "RS-PERF-01)"),
+        "token_min_entropy_bits": {"type": "integer", "minimum": 1,
+                                   "description": "the least estimated entropy in bits of every code, access "
+                                                  "token and refresh token over 5 flows (default 112; "
+                                                  "AS-TOKEN-13)"},
         # --- authorization request ---
         "max_state_length": {"type": "integer", "minimum": 1,
                              "description": "the longest state the DVA must accept (default 512 ⚠; AS-AUTHZ-09)"},
@@ -233,6 +237,8 @@ OPTIONS_SCHEMA: dict[str, Any] = _object(
                    "description": "informational: the reference DVA's fault switches that are on"},
         "login_variant": {"enum": [1, 2], "description": "informational: the reference DVA's login page "
                                                          "variant (1 username/password, 2 bsn/wachtwoord)"},
+        "strict_queries": _flag("informational: the reference DVA's resource server answers only the "
+                                "gegevensdienst's catalogued queries and reads"),
         "persons": {"type": "array", "items": {"type": "string"},
                     "description": "informational: the reference DVA's test persons"},
         "person_login_fields": {"type": "array", "items": _fields("login fields of one test person"),
@@ -603,6 +609,8 @@ def schema_problems(data: Any, positions: dict, display: str, schema: dict[str, 
     problems: list[Problem] = []
 
     def add(path: tuple, message: str, value: bool = False) -> None:
+        # a wrong value points at the value itself; an empty (null) value at its key
+        value = value and error.instance is not None
         line, col = value_position_of(positions, path) if value else position_of(positions, path)
         problems.append(Problem(display, line, col, f"{_label(path)}: {message}"))
 
