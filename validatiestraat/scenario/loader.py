@@ -1,8 +1,12 @@
 """Load and lint scenario files.
 
 A scenario is one flow per YAML file. Steps may ``include:`` a fragment file (a list of steps
-shared by several scenarios, e.g. "log in and get a token"); includes are resolved relative to
-the including file first and then to the scenarios root.
+shared by several scenarios, e.g. "log in and get a token"). An include resolves against the
+including file's own folder first, then against the root of the scenario folder being loaded:
+the folder the user named (``--scenarios PATH``, ``scenarios lint PATH``; for a file, its
+folder), or the bundled scenarios folder for the bundled scenarios and any path inside it. A
+user's folder never silently takes a bundled fragment, and an include that resolves (after
+symlinks and ``..``) outside the scenario root is refused with a located error.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from validatiestraat.engine.plugins import CHECKS, load_plugins
 from validatiestraat.errors import Problem, UserError
 from validatiestraat.requirements import catalogue
 from validatiestraat.scenario.schema import build_schema
-from validatiestraat.scenario.yamlpos import YamlError, load_with_positions, position_of, schema_error_location
+from validatiestraat.scenario.yamlpos import (
+    YamlError,
+    load_with_positions,
+    position_of,
+    schema_error_location,
+    value_position_of,
+)
 
 FRAGMENT_SCHEMA = {
     "type": "object",
@@ -139,19 +149,33 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 class ScenarioLoader:
-    """Loads scenario files, resolving includes, collecting every problem."""
+    """Loads scenario files, resolving includes, collecting every problem.
+
+    ``root``: an extra scenario root that every file may include from, searched after the file's
+    own root (for programmatic use; the command line never passes one).
+    """
 
     def __init__(self, root: Path | None = None):
-        self.root = root or bundled_scenarios_dir()
+        self.root = root.resolve() if root is not None else None
         self.problems: list[Problem] = []
-        self._fragments: dict[Path, list[dict[str, Any]] | None] = {}
+        self._fragments: dict[tuple[Path, tuple[Path, ...]], list[dict[str, Any]] | None] = {}
 
-    def load_file(self, path: Path) -> Scenario | None:
+    def roots_for(self, path: Path, root: Path | None = None) -> tuple[Path, ...]:
+        """The scenario roots of a file: its folder's root (see :func:`scenario_root`), then ``self.root``."""
+        own = root.resolve() if root is not None else scenario_root(path)
+        return tuple(dict.fromkeys(r for r in (own, self.root) if r is not None))
+
+    def load_file(self, path: Path, root: Path | None = None) -> Scenario | None:
+        """Load one scenario; ``root`` is the scenario folder it was found under (default: see roots_for)."""
+        roots = self.roots_for(path, root)
         display = _display(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             self.problems.append(Problem(display, None, None, f"cannot read: {exc.strerror}"))
+            return None
+        except UnicodeDecodeError as exc:
+            self.problems.append(Problem(display, None, None, f"cannot read: not UTF-8 text ({exc.reason})"))
             return None
         try:
             data, positions = load_with_positions(text, display)
@@ -165,7 +189,7 @@ class ScenarioLoader:
             self.problems.extend(problems)
             return None
         problems = self._semantic_problems(data, positions, display)
-        steps = self._expand(data["steps"], path, positions, ("steps",), display, problems)
+        steps = self._expand(data["steps"], path, positions, ("steps",), display, problems, roots)
         if problems:
             self.problems.extend(problems)
             return None
@@ -184,29 +208,35 @@ class ScenarioLoader:
             description=data.get("description", ""),
         )
 
-    def lint_fragment(self, path: Path) -> None:
-        self._load_fragment(path, _display(path))
+    def lint_fragment(self, path: Path, root: Path | None = None) -> None:
+        self._load_fragment(path.resolve(), _display(path), self.roots_for(path, root))
 
-    def _load_fragment(self, path: Path, display: str) -> list[dict[str, Any]] | None:
-        if path in self._fragments:
-            return self._fragments[path]
-        self._fragments[path] = None  # guards against include cycles
+    def _load_fragment(self, path: Path, display: str, roots: tuple[Path, ...]) -> list[dict[str, Any]] | None:
+        key = (path, roots)
+        if key in self._fragments:
+            return self._fragments[key]
+        self._fragments[key] = None  # guards against include cycles
         try:
             data, positions = load_with_positions(path.read_text(encoding="utf-8"), display)
         except YamlError as exc:
             self.problems.append(exc.problem)
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(Problem(display, None, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
             return None
         problems = _schema_problems(_fragment_validator(), data, positions, display)
         if not problems:
             problems = self._semantic_problems(data, positions, display)
         steps = None
         if not problems:
-            steps = self._expand(data["steps"], path, positions, ("steps",), display, problems)
+            steps = self._expand(data["steps"], path, positions, ("steps",), display, problems, roots)
         self.problems.extend(problems)
-        self._fragments[path] = steps if not problems else None
-        return self._fragments[path]
+        self._fragments[key] = steps if not problems else None
+        return self._fragments[key]
 
-    def _expand(self, steps, path: Path, positions, base, display, problems) -> list[dict[str, Any]]:
+    def _expand(self, steps, path: Path, positions, base, display, problems,
+                roots: tuple[Path, ...] = ()) -> list[dict[str, Any]]:
+        roots = roots or self.roots_for(path)
         out: list[dict[str, Any]] = []
         for i, step in enumerate(steps):
             if "include" not in step:
@@ -214,18 +244,27 @@ class ScenarioLoader:
                     step = dict(step, expect=[item for _, item in _expectations(step["expect"], ())])
                 out.append(step)
                 continue
-            target = self._resolve_include(step["include"], path)
+            ref = step["include"]
+            line, col = value_position_of(positions, base + (i, "include"))
+            target, outside = self._resolve_include(ref, path, roots)
             if target is None:
-                line, col = position_of(positions, base + (i, "include"))
-                problems.append(Problem(display, line, col, f"include {step['include']!r} not found"))
+                shown = ", ".join(_display(r) for r in roots)
+                if outside is not None:
+                    problems.append(Problem(display, line, col, (
+                        f"include {ref!r} resolves to {outside}, outside the scenario root(s) {shown}; "
+                        "an include must stay inside the scenario folder")))
+                else:
+                    looked = ", ".join(dict.fromkeys(_display(b) for b in (path.resolve().parent, *roots)))
+                    message = f"include {ref!r} not found (looked in {looked})"
+                    bundled = _bundled_fragment(ref)
+                    if bundled is not None and not any(r == bundled_scenarios_dir().resolve() for r in roots):
+                        message += (f"; the bundled scenarios have {_display(bundled)}, but a scenario folder "
+                                    "includes only its own files: copy it into your folder")
+                    problems.append(Problem(display, line, col, message))
                 continue
-            if target in self._fragments and self._fragments[target] is None and target != path:
-                # either a cycle or a broken fragment (already reported)
-                pass
-            fragment_steps = self._load_fragment(target, _display(target))
+            fragment_steps = self._load_fragment(target, _display(target), roots)
             if fragment_steps is None:
-                line, col = position_of(positions, base + (i, "include"))
-                problems.append(Problem(display, line, col, f"include {step['include']!r} is broken (see its own errors) or cyclic"))
+                problems.append(Problem(display, line, col, f"include {ref!r} is broken (see its own errors) or cyclic"))
                 continue
             out.extend(fragment_steps)
         # step names must be unique after expansion
@@ -238,12 +277,21 @@ class ScenarioLoader:
                 problems.append(Problem(display, line, col, f"step name {name!r} is used {count} times (after includes)"))
         return out
 
-    def _resolve_include(self, ref: str, including: Path) -> Path | None:
-        for base in (including.parent, self.root):
-            candidate = (base / ref).resolve()
+    def _resolve_include(self, ref: str, including: Path, roots: tuple[Path, ...]) -> tuple[Path | None, Path | None]:
+        """(the fragment file, None), or (None, where it would be) when that is outside every root,
+        or (None, None) when it is not found. The including file's own folder comes first."""
+        outside: Path | None = None
+        for base in dict.fromkeys((including.resolve().parent, *roots)):
+            try:
+                candidate = (base / ref).resolve()
+            except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte ...
+                continue
+            if not any(candidate == r or r in candidate.parents for r in roots):
+                outside = outside or candidate
+                continue
             if candidate.is_file():
-                return candidate
-        return None
+                return candidate, None
+        return None, outside
 
     def _semantic_problems(self, data: dict[str, Any], positions, display: str) -> list[Problem]:
         """Rules JSON Schema cannot express well: one check per expectation, known requirement IDs."""
@@ -302,21 +350,46 @@ def is_fragment_file(path: Path) -> bool:
     return "fragments" in path.parts
 
 
+def _bundled_fragment(ref: str) -> Path | None:
+    """The bundled file an include names, if there is one (for a hint; never included from a user's folder)."""
+    bundled = bundled_scenarios_dir().resolve()
+    try:
+        candidate = (bundled / ref).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return candidate if bundled in candidate.parents and candidate.is_file() else None
+
+
+def scenario_root(path: Path) -> Path:
+    """The root a scenario path includes from: the bundled scenarios folder for the bundled folder
+    and anything inside it, else the folder itself (for a file: its folder). Resolved."""
+    resolved = path.resolve()
+    bundled = bundled_scenarios_dir().resolve()
+    if resolved == bundled or bundled in resolved.parents:
+        return bundled
+    return resolved if resolved.is_dir() else resolved.parent
+
+
 def load_scenarios(paths: list[Path], root: Path | None = None) -> list[Scenario]:
-    """Load every scenario under ``paths``; raise one UserError listing every problem."""
+    """Load every scenario under ``paths``; raise one UserError listing every problem.
+
+    Each file includes from its own folder, then from the root of the path it was found under
+    (see :func:`scenario_root`); ``root`` adds one more root for every file.
+    """
     loader = ScenarioLoader(root)
     scenarios = []
-    files = scenario_files(paths)
-    missing = [p for p in paths if not p.exists()]
-    for p in missing:
-        loader.problems.append(Problem(str(p), None, None, "no such file or directory"))
-    for f in files:
-        if is_fragment_file(f):
-            loader.lint_fragment(f)
+    for p in paths:
+        if not p.exists():
+            loader.problems.append(Problem(str(p), None, None, "no such file or directory"))
             continue
-        scenario = loader.load_file(f)
-        if scenario:
-            scenarios.append(scenario)
+        path_root = scenario_root(p)
+        for f in scenario_files([p]):
+            if is_fragment_file(f):
+                loader.lint_fragment(f, path_root)
+                continue
+            scenario = loader.load_file(f, path_root)
+            if scenario:
+                scenarios.append(scenario)
     ids: dict[str, str] = {}
     for s in scenarios:
         if s.id in ids:
