@@ -29,8 +29,8 @@ def test_bundled_scenarios_are_valid():
     scenarios = load_scenarios([bundled_scenarios_dir()])
     assert {"dva-48-bgz-queries", "dva-oauth-code-reuse", "dva-rs-no-token"} <= {s.id for s in scenarios}
     bgz = next(s for s in scenarios if s.id == "dva-48-bgz-queries")
-    # login fragment (2 steps) + the 28 BgZ queries of qualification-material.md §3
-    assert len(bgz.steps) == 30
+    # login fragment (2 steps) + the 28 BgZ queries of qualification-material.md §3 + the direct reads
+    assert len(bgz.steps) == 31 and bgz.steps[-1]["name"] == "direct-reads"
 
 
 def test_yaml_syntax_error_is_located(tmp_path):
