@@ -22,7 +22,10 @@ Example target file::
     trust: [certs/pkioverheid-private-root-g1.pem]
     login:
       driver: form
-      fields: {username: testpatient1, password: ${DVA_TEST_PASSWORD}}
+      fields: {username: testpatient1, password: "${DVA_TEST_PASSWORD}"}
+
+Every key (and every option) is described in ``TARGET_SCHEMA`` and documented in
+``docs/target.md``; unknown keys are errors with the closest valid name (see ``schema_problems``).
 """
 
 from __future__ import annotations

@@ -291,6 +291,11 @@ def test_docs_examples_match_the_schema():
     for example in examples[1:]:
         merged = dict(base, **example)
         assert schema_problems(merged, {}, "docs") == [], example
+    # the example in the module's docstring too
+    import validatiestraat.target as module
+
+    docstring = textwrap.dedent(module.__doc__.split("Example target file::")[1].split("\n\nEvery key")[0])
+    assert schema_problems(yaml.safe_load(docstring), {}, "validatiestraat/target.py") == []
 
 
 def test_options_read_by_scenarios_and_code_are_in_the_schema():
