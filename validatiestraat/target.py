@@ -150,7 +150,7 @@ OPTIONS_SCHEMA: dict[str, Any] = _object(
                                     "refresh-token rotation (AS-TOKEN-11, AS-TOKEN-03)"),
         "vertegenwoordiging": _flag("the DVA offers the Vertegenwoordiging extension (AS-AUTHZ-14)"),
         "vertegenwoordiging_geboortedatum": {
-            "type": ["string", "integer"], "pattern": "^[0-9]{8}$",
+            "type": ["string", "integer"], "pattern": "^[0-9]{8}$", "minimum": 10000101, "maximum": 99991231,
             "description": "birth date JJJJMMDD of the represented person sent as MedMij_geboortedatum "
                            "(default 19700901; AS-AUTHZ-14)"},
         "abonneren": _flag("the DVA offers the Abonneren extension (AS-TOKEN-15)"),
@@ -208,7 +208,7 @@ OPTIONS_SCHEMA: dict[str, Any] = _object(
                                          "of other_client", minLength=1),
             },
             "revocation through your consent management page; needs other_client (AS-TOKEN-12)",
-            required=["url", "revoke_button"],
+            required=["url", "fields", "revoke_button"],
         ),
         # --- mutual TLS negatives ---
         "untrusted_client_certificate": _string("PEM client certificate your DVA must refuse (mTLS negatives: "
@@ -574,6 +574,10 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _or(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
@@ -649,9 +653,11 @@ def schema_problems(data: Any, positions: dict, display: str, schema: dict[str, 
             add(path, f"expected {_or([_TYPE_WORDS.get(w, w) for w in wanted])}, got {_shown(error.instance)}",
                 value=True)
         elif kind == "exclusiveMinimum":
-            add(path, f"must be greater than {error.validator_value:g}, got {_shown(error.instance)}", value=True)
+            add(path, f"must be greater than {_number(error.validator_value)}, got {_shown(error.instance)}", value=True)
         elif kind == "minimum":
-            add(path, f"must be at least {error.validator_value:g}, got {_shown(error.instance)}", value=True)
+            add(path, f"must be at least {_number(error.validator_value)}, got {_shown(error.instance)}", value=True)
+        elif kind == "maximum":
+            add(path, f"must be at most {_number(error.validator_value)}, got {_shown(error.instance)}", value=True)
         elif kind in ("minLength", "minItems"):
             add(path, "must not be empty", value=True)
         elif kind == "pattern":

@@ -140,6 +140,9 @@ def test_more_wrong_option_values(tmp_path):
     assert ":19:3: options.untrusted_client_certificate: needs 'untrusted_client_key' as well" in found
     assert ":20:3: options.partial_availability: 'login_fields' is a required property" in found
     assert "options.vertegenwoordiging_geboortedatum:" in found
+    found = problems(write(tmp_path, GOOD + "  vertegenwoordiging_geboortedatum: 1970\n"))
+    assert any(":18:37: options.vertegenwoordiging_geboortedatum: must be at least 10000101, got 1970" in p
+               for p in found), found
 
 
 def test_unset_environment_variable_is_located(tmp_path):
