@@ -416,16 +416,19 @@ _PROFILES: tuple[FaultProfile, ...] = (
                  _component("authorize")),
     FaultProfile("token", "every fault of the token endpoint at once (form bodies are refused: a client "
                  "must fall back to JSON to see the others)", _component("token")),
-    FaultProfile("resource", "every fault of the resource server at once; resource-no-token-check masks "
-                 "the faults that shape 401 answers (no-www-authenticate, invalid-token-no-error: there is "
-                 "no 401 any more), whose requirements it breaks itself",
+    FaultProfile("resource", "every fault of the resource server at once; resource-no-token-check and "
+                 "resource-without-token answer requests without a valid token with data, so the faults that "
+                 "shape the 401 answers (no-www-authenticate, invalid-token-no-error) have no 401 left to "
+                 "change; resource-no-token-check breaks their requirements itself",
                  _component("resource")),
-    FaultProfile("resource-observable", "every fault of the resource server except resource-no-token-check, "
-                 "so that each token fault can be seen on its own",
-                 tuple(f for f in _component("resource") if f != "resource-no-token-check")),
+    FaultProfile("resource-observable", "every fault of the resource server except resource-no-token-check "
+                 "and resource-without-token, so that each fault's behaviour can be seen (401 answers included)",
+                 tuple(f for f in _component("resource")
+                       if f not in ("resource-no-token-check", "resource-without-token"))),
     FaultProfile("lists", "every fault of the published MedMij lists at once", _component("lists")),
     FaultProfile("tls", "the largest set of TLS faults one server can show: " + ", ".join(_TLS_PROFILE)
-                 + "; left out: tls-only-tls13 (contradicts tls-no-tls13 and tls-allow-tls10) and the other "
+                 + " (the CBC suites of tls-cbc-suite are among those tls-allow-tls10 adds to TLS 1.2 too)"
+                 "; left out: tls-only-tls13 (contradicts tls-no-tls13 and tls-allow-tls10) and the other "
                  "certificate faults (a server has one certificate; tls-wildcard-certificate is kept "
                  "because clients still trust it, and tls-weak-key would be replaced by the RSA certificate "
                  "of tls-no-forward-secrecy)", _TLS_PROFILE),
