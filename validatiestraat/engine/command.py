@@ -144,7 +144,7 @@ def run_command(args: argparse.Namespace) -> int:
                 raise UserError("--fault and --fault-profile apply to the embedded reference DVA only; "
                                 "drop --target or the faults")
             target = load_target(args.target)
-            problems = preflight(target, network=not args.no_preflight)
+            problems = preflight(target, network=not args.no_preflight and getattr(target, "preflight_network", True))
             if problems:
                 raise UserError(f"preflight found {len(problems)} problem(s) with the target; nothing was tested", problems)
         else:
@@ -174,4 +174,4 @@ def run_command(args: argparse.Namespace) -> int:
             "this is a configuration error, not a failure of the DVA: fix the target's `login:` block",
             [Problem(target.source, None, None, msg) for msg in sorted(set(state.login_config_errors))[:5]],
         )
-    return exitcodes.OK if readiness.ready else exitcodes.NOT_READY
+    return readiness.exit_code

@@ -5,7 +5,7 @@
 - ``${uuid()}``: a new random UUID; ``${random(43)}``: a random URL-safe string of that length
   (``${random(target.options.max_state_length|512, 1)}``: one longer);
   ``${repeat('a', 512)}``: a repeated string; ``${add(x, 1)}``: a sum. Unquoted arguments are variables or target paths,
-  with an optional default: ``${random(target.options.state_max_length|512)}``
+  with an optional default: ``${random(target.options.max_state_length|512)}``
 - ``${name|default}``: a default when the variable is missing
 
 A string that is exactly one ``${...}`` keeps the value's type (numbers stay numbers).
