@@ -355,7 +355,8 @@ def _analyse(exc: BaseException, client_certificate: bool | None,
         phase = _phase(exc)
         if phase == "connect":
             if _has(chain, "SSLWantReadError", "SSLWantWriteError") or (handshake and handshake.server_hello):
-                return "timeout", "the TCP connection was accepted but the TLS handshake did not complete within the connect timeout"
+                return "timeout", ("the TCP connection was accepted but the TLS handshake did not complete within the "
+                                   "connect timeout")
             return "timeout", "no connection within the connect timeout (the host does not answer; a firewall?)"
         if phase == "read":
             return "timeout", "no answer within the read timeout"
@@ -431,18 +432,22 @@ def _analyse(exc: BaseException, client_certificate: bool | None,
     # -- no alert: the peer went away
     if _has(chain, "ConnectionRefusedError") or _errno(chain, errno_.ECONNREFUSED) or any(
             "Connection refused" in str(e) for e in chain):
-        return "connection_refused", "the connection was refused: nothing listens on this port (or a firewall rejects it)"
+        return "connection_refused", ("the connection was refused: nothing listens on this port (or a firewall "
+                                      "rejects it)")
     if _has(chain, "ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError") or _errno(
             chain, errno_.ECONNRESET, errno_.ECONNABORTED, errno_.EPIPE):
         return _hangup("connection_reset", "reset the connection", exc, client_certificate, handshake)
     phase = _phase(exc)
     if _eof(chain) and phase in ("connect", "unknown"):
-        return _hangup("connection_reset", "closed the connection during the TLS handshake", exc, client_certificate, handshake)
+        return _hangup("connection_reset", "closed the connection during the TLS handshake", exc,
+                       client_certificate, handshake)
     if _has(chain, "RemoteProtocolError") and any("without sending a response" in str(e) or "disconnected" in str(e)
                                                   for e in chain):
-        return _hangup("connection_closed", "closed the connection without sending an HTTP response", exc, client_certificate, handshake)
+        return _hangup("connection_closed", "closed the connection without sending an HTTP response", exc,
+                       client_certificate, handshake)
     if phase == "read" and (_eof(chain) or _has(chain, "BrokenResourceError", "ClosedResourceError")):
-        return _hangup("connection_closed", "closed the connection while the response was read", exc, client_certificate, handshake)
+        return _hangup("connection_closed", "closed the connection while the response was read", exc,
+                       client_certificate, handshake)
     if _has(chain, "UnsupportedProtocol", "InvalidURL", "LocalProtocolError"):
         return "other", "the request could not be made (URL or protocol)"
     return "other", "the request failed"

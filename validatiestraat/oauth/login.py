@@ -324,19 +324,20 @@ class FormDriver:
         if self.fields:
             unused = [n for n in self.fields if n not in progress.used_fields and n not in on_page]
             if empty and unused:
-                return _Stop(f"login fields {unused} are not on the page {url}", config_message(
+                return _Stop(f"login fields {unused} are not on the page {_bare(url)}", config_message(
                     f"the form asks for {empty}, and login.fields {unused} are not on the page", url, "login.fields"))
-        elif any(k == "password" and not v for k, _, v in form.inputs):
-            return _Stop(f"the page {url} asks for {empty} and no login fields are configured", config_message(
+        elif empty and any(k == "password" and not v for k, _, v in form.inputs):
+            return _Stop(f"the page {_bare(url)} asks for {empty} and no login fields are configured", config_message(
                 f"the form asks for {empty} and login.fields is empty", url, "login.fields"))
         if progress.submitted.get(_form_key(form, url)) and any(n in self.fields for _, n, _ in form.inputs):
-            return _Stop(f"the login form at {url} came back after the login fields were submitted", config_message(
+            error = f"the login form at {_bare(url)} came back after the login fields were submitted"
+            return _Stop(error, config_message(
                 f"the login form came back after login.fields {sorted(self.fields)} were submitted (wrong test "
                 "credentials, or a field the DVA needs is missing?)", url, "login.fields"))
         named = [(n, v, label) for n, v, label in form.buttons if n]
         configured = [b for b in named if b[0] in self.submit]
         if configured and not any(self.submit[n] in (v, label) for n, v, label in configured):
-            return _Stop(f"the button {self.submit} is not on the page {url}", config_message(
+            return _Stop(f"the button {self.submit} is not on the page {_bare(url)}", config_message(
                 f"{self.submit_key} {self.submit} is not among the page's buttons ({_buttons_text([form])})",
                 url, self.submit_key))
         names = [n for n, _, _ in named]
@@ -344,7 +345,7 @@ class FormDriver:
         if choice and not configured and (self.submit or self.deny_mode):
             what = (f"{self.submit_key} is not set" if not self.submit
                     else f"{self.submit_key} {self.submit} is not among them")
-            return _Stop(f"the page {url} offers a choice of buttons and {what}", config_message(
+            return _Stop(f"the page {_bare(url)} offers a choice of buttons and {what}", config_message(
                 f"the page offers a choice of buttons ({_buttons_text([form])}) and {what}", url, self.submit_key))
         return None
 
@@ -424,7 +425,8 @@ class StepsDriver(FormDriver):
             what = f"no login step can act ({'; '.join(tried)})"
         else:
             error = f"no login step matches the page {url}"
-            patterns = ", ".join(f"step {n}: {s.get('match')!r}" for n, s in enumerate(self.steps, start=1)) or "no steps"
+            patterns = ", ".join(f"step {n}: {s.get('match')!r}"
+                                 for n, s in enumerate(self.steps, start=1)) or "no steps"
             what = f"no login step's match fits the page ({patterns})"
         if not has_form and not waiting:
             return _Stop(error)  # every step acted and the page offers nothing: the DVA's doing
