@@ -23,6 +23,7 @@ class Ctx:
     def __init__(self):
         self.run = RunState()
         self.vars = {}
+        self.judging = ["AS-AUTHZ-01"]
 
     class target:  # noqa: N801 - a stand-in
         fhir_version = "stu3"
@@ -83,6 +84,9 @@ def test_a_frontchannel_that_demands_a_client_certificate_fails_authz_01_and_blo
     assert judge("oauth.redirected", True, subject).status is Status.FAIL
     blocked = judge("oauth.not_redirected", True, subject)
     assert blocked.status is Status.BLOCKED and blocked.blocked_by == ["AS-AUTHZ-01"]
+    other = Ctx()
+    other.judging = ["AS-AUTHZ-07"]  # another requirement's redirect check is blocked, not failed
+    assert judge("oauth.redirected", True, subject, other).status is Status.BLOCKED
     # the same transport failure with our client certificate is not the frontchannel rule
     assert judge("oauth.redirected", True, authorize(first=http(error="x", error_code="client_certificate_required"))
                  ).status is Status.ERROR

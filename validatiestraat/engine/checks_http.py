@@ -21,13 +21,23 @@ def http_of(outcome: StepOutcome) -> HttpSubject | None:
     return getattr(subject, "http", None)
 
 
+def transport_block(http: HttpSubject | None) -> Verdict | None:
+    """A server certificate that fails verification is the target's defect, judged by the TLS
+    checks (TLS-CERT-01 chain/validity, TLS-CERT-03 host name): every check that needed the
+    exchange is BLOCKED by it, not an error of the tool."""
+    if http is None or http.response is not None or http.error_code != "server_certificate_invalid":
+        return None
+    blocker = "TLS-CERT-03" if "host" in (http.error or "").lower() else "TLS-CERT-01"
+    return Verdict.blocked(f"blocked by {blocker}: {http.error}", [blocker])
+
+
 def need_response(outcome: StepOutcome) -> tuple[HttpSubject | None, Verdict | None]:
     """The HTTP subject with a response, or an ERROR verdict explaining why there is none."""
     http = http_of(outcome)
     if http is None:
         return None, Verdict.errored(outcome.error or "the step produced no HTTP response")
     if http.response is None:
-        return None, Verdict.errored(f"{http.method} {http.url}: no response ({http.error})")
+        return None, transport_block(http) or Verdict.errored(f"{http.method} {http.url}: no response ({http.error})")
     return http, None
 
 
@@ -248,6 +258,9 @@ class MtlsRefused(Check):
             return Verdict.errored(outcome.error or "no HTTP exchange")
         if http.response is None:
             error = http.error or ""
+            blocked = transport_block(http)
+            if blocked:
+                return blocked
             if re.search(r"CERTIFICATE_VERIFY_FAILED|hostname mismatch|certificate verify failed", error, re.I):
                 # our side refused the server's certificate: nothing is known about client authentication
                 return Verdict.errored(f"the server's certificate could not be verified, so mutual TLS could not be "

@@ -95,7 +95,14 @@ class TLSContexts:
         cert, key, password = self._identity_files(identity)
         if cert and key:
             ctx.load_cert_chain(str(cert), str(key), password=password)
+        from validatiestraat.engine import transport
+
+        transport.trace_handshakes(ctx)  # to tell "client certificate demanded" from a plain reset
         return ctx
+
+    def has_certificate(self, identity: str) -> bool:
+        cert, key, _ = self._identity_files(identity)
+        return bool(cert and key)
 
     def _identity_files(self, identity: str) -> tuple[Path | None, Path | None, str | None]:
         t = self.target
@@ -174,6 +181,9 @@ class FlowContext:
         self.blockers: dict[str, tuple[list[str], str]] = {}
         #: (resource type, id) of every resource the flow's FHIR responses returned, in order
         self.seen_resources: list[tuple[str, str]] = []
+        #: the requirement IDs the check being evaluated verifies (set by the runner), for checks
+        #: whose verdict depends on which requirement they judge (a root failure vs. blocked)
+        self.judging: list[str] = []
         self.scenario_id = scenario_id
         self.recorder = recorder
         self.tls = tls
@@ -229,16 +239,20 @@ class FlowContext:
         error_code: str | None = None
         t0 = time.perf_counter()
         refused = self._whitelist_refusal(request.url)
+        with_certificate = self.tls.has_certificate(identity)
         if refused:
             error = refused
         else:
+            from validatiestraat.engine import transport
+
+            transport.reset_handshake()
             try:
                 response = await _bounded(await client.send(request, stream=True), request)
             except httpx.TimeoutException as exc:
                 error = f"timeout ({type(exc).__name__}) after {time.perf_counter() - t0:.1f} s"
                 error_code = "timeout"
             except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
-                error, error_code = _explain(exc, str(request.url), identity != "none")
+                error, error_code = _explain(exc, str(request.url), with_certificate)
             except ValueError as exc:
                 error = f"{type(exc).__name__}: {exc}"
         elapsed = (time.perf_counter() - t0) * 1000
@@ -269,7 +283,7 @@ class FlowContext:
             error=error,
             elapsed_ms=elapsed,
             error_code=error_code,
-            client_certificate=identity != "none",
+            client_certificate=with_certificate,
         )
 
     def _whitelist_refusal(self, url: httpx.URL) -> str | None:
@@ -305,11 +319,11 @@ async def _bounded(streamed: httpx.Response, request: httpx.Request) -> httpx.Re
 
 def _explain(exc: BaseException, url: str, client_certificate: bool) -> tuple[str, str | None]:
     """A transport failure as one sentence a user can act on, and its stable code."""
-    try:
-        from validatiestraat.engine import transport
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return f"{type(exc).__name__}: {_short(exc)}", None
-    return transport.explain(exc, url, client_certificate), transport.classify(exc)
+    from validatiestraat.engine import transport
+
+    handshake = transport.last_handshake(httpx.URL(url).host)
+    return (transport.explain(exc, url, client_certificate, handshake=handshake),
+            transport.classify(exc, client_certificate=client_certificate, handshake=handshake))
 
 
 def _short(exc: Exception) -> str:

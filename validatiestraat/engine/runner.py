@@ -205,6 +205,7 @@ class Runner:
             elif outcome.skipped is not None:
                 verdict = Verdict.blocked(outcome.skipped, outcome.blocked_by)
             else:
+                ctx.judging = requirements
                 verdict = self._evaluate(check, item[name], outcome, ctx)
             verdict = self._apply_severity(verdict, item.get("severity"), requirements)
             reason = verdict.reason

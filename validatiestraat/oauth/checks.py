@@ -42,6 +42,11 @@ def _authorize(outcome: StepOutcome) -> tuple[AuthorizeResult | None, Verdict | 
         return None, Verdict.blocked(f"blocked by AS-AUTHZ-01: {refusal}", ["AS-AUTHZ-01"])
     last = subject.http
     if subject.redirect_params is None and last is not None and last.response is None:
+        from validatiestraat.engine.checks_http import transport_block
+
+        blocked = transport_block(last)
+        if blocked:
+            return None, blocked
         # the tool could not talk to the DVA (TLS refused, timeout): nothing can be decided
         return None, Verdict.errored(f"{subject.describe()}: the tool could not complete the exchange: {last.error}")
     return subject, None
@@ -72,7 +77,7 @@ class Redirected(AuthorizeCheck):
 
     def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         subject = outcome.subject
-        if isinstance(subject, AuthorizeResult) and not subject.config_error:
+        if isinstance(subject, AuthorizeResult) and not subject.config_error and "AS-AUTHZ-01" in ctx.judging:
             refusal = frontchannel_refusal(subject)
             if refusal:
                 return Verdict.failed(f"{refusal}; a valid authorization request from a browser must reach the "
