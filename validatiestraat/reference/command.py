@@ -29,7 +29,7 @@ examples:
       (in another shell) test it
   validatiestraat serve --workdir /tmp/dva --fault code-reusable --fault no-include
       run it with two fault switches on (see `validatiestraat faults`)
-  validatiestraat serve --fault code-reusable,no-include --fault-profile legacy-dva
+  validatiestraat serve --fault code-reusable,no-include --fault-profile realistic-broken-dva-1
       comma-separated faults plus every fault of a profile
   validatiestraat serve --lenient
       the resource server answers any search, not only the gegevensdienst's queries
@@ -192,6 +192,7 @@ def _describe(info: dict[str, Any]) -> str:
         f"  other client cert       {info['other_client_certificate']}",
         f"  test persons            {', '.join(info['persons'])}  (login fields {field_names}; "
         "credentials in target.yaml)",
+        "  pre-issued token        in target.yaml (resource.access_token: test person 1, gegevensdienst 48)",
         f"  MedMij lists (ZAL ...)  {info['lists']['zal']}",
         f"                          written to {Path(info['list_files']['zal']).parent}",
         f"  faults                  {faults}",

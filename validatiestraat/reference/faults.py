@@ -39,14 +39,15 @@ SLOW_SECONDS_ENV = "VALIDATIESTRAAT_SLOW_SECONDS"
 DEFAULT_SLOW_SECONDS = 11.0
 
 # Requirements whose checks need the authorization endpoint (frontchannel) to answer a browser, or
-# an authorization code from it (the token endpoint checks and the resource checks that need a login
-# of their own; the others can use the pre-issued access token of the target's resource section).
+# an authorization code from it: the token endpoint checks (the mTLS negatives send a code too) and
+# the resource checks that need a login of their own (revoked, other-scope and expired tokens); the
+# other resource checks can use the pre-issued access token of the target's resource section.
 _NEEDS_FRONTCHANNEL: tuple[str, ...] = (
     "AS-AUTHZ-02", "AS-AUTHZ-03", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-06", "AS-AUTHZ-07", "AS-AUTHZ-08",
     "AS-AUTHZ-09", "AS-AUTHZ-10", "AS-AUTHZ-11", "AS-AUTHZ-12", "AS-AUTHZ-13", "AS-AUTHZ-14",
-    "AS-TOKEN-02", "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-05", "AS-TOKEN-06", "AS-TOKEN-07", "AS-TOKEN-08",
-    "AS-TOKEN-10", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14", "AS-TOKEN-15", "AS-TOKEN-16",
-    "RS-AUTH-04", "RS-AUTH-05",
+    "AS-TOKEN-01", "AS-TOKEN-02", "AS-TOKEN-03", "AS-TOKEN-04", "AS-TOKEN-05", "AS-TOKEN-06", "AS-TOKEN-07",
+    "AS-TOKEN-08", "AS-TOKEN-10", "AS-TOKEN-11", "AS-TOKEN-12", "AS-TOKEN-13", "AS-TOKEN-14", "AS-TOKEN-15",
+    "AS-TOKEN-16", "TLS-MTLS-01", "RS-AUTH-02", "RS-AUTH-04", "RS-AUTH-05",
 )
 
 
@@ -92,8 +93,9 @@ _TABLE: tuple[Fault, ...] = (
           ("AS-AUTHZ-05", "AS-AUTHZ-06"), component="authorize"),
     Fault("error-without-state",
           "error redirects caused by an invalid authorization request (unsupported_response_type, "
-          "invalid_scope, invalid_request) do not carry the state; the user's deny still does",
-          ("AS-AUTHZ-04", "AS-AUTHZ-05"), component="authorize"),
+          "invalid_scope, invalid_request, also the refusal of an over-long state) do not carry the "
+          "state; the user's deny still does",
+          ("AS-AUTHZ-01", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-09"), component="authorize"),
     Fault("extra-param-rejected",
           "unknown extra query parameters on the authorization request are refused with "
           "error=invalid_request",
@@ -121,11 +123,12 @@ _TABLE: tuple[Fault, ...] = (
           ("AS-AUTHZ-11",), component="authorize"),
     Fault("error-redirect-state-hardcoded",
           "every error redirect to the redirect_uri (invalid authorization requests and the user's deny) "
-          "carries state=xyz instead of the request's state",
-          ("AS-AUTHZ-01", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-11"), component="authorize"),
+          "carries state=xyz instead of the request's state (also the refusal of an over-long state)",
+          ("AS-AUTHZ-01", "AS-AUTHZ-04", "AS-AUTHZ-05", "AS-AUTHZ-09", "AS-AUTHZ-11"), component="authorize"),
     Fault("error-code-not-rfc",
-          "scope errors are redirected with error=401 instead of invalid_scope (other errors are unchanged)",
-          ("AS-AUTHZ-01", "AS-AUTHZ-05"), component="authorize"),
+          "scope errors (missing, unknown aanbieder, malformed, and a gegevensdienst not listed for the "
+          "client) are redirected with error=401 instead of invalid_scope (other errors are unchanged)",
+          ("AS-AUTHZ-01", "AS-AUTHZ-05", "AS-AUTHZ-06"), component="authorize"),
     Fault("state-not-url-encoded",
           "the successful redirect carries the state exactly as received, not URL-encoded, so a state "
           "with &, #, +, space or % does not round-trip",
@@ -411,9 +414,10 @@ _TLS_PROFILE: tuple[str, ...] = ("tls-allow-tls10", "tls-cbc-suite", "tls-no-cli
                                  "tls-no-tls13", "tls-wildcard-certificate")
 
 _PROFILES: tuple[FaultProfile, ...] = (
-    FaultProfile("authorize", "every fault of the authorization endpoint at once (the login pages need a "
-                 "client certificate on the frontchannel: frontchannel-client-cert-required)",
-                 _component("authorize")),
+    FaultProfile("authorize", "every fault of the authorization endpoint at once, except "
+                 "frontchannel-client-cert-required: that one makes the endpoint unreachable for a browser and "
+                 "so hides every other fault of the endpoint from a suite (switch it on with --fault)",
+                 tuple(f for f in _component("authorize") if f != "frontchannel-client-cert-required")),
     FaultProfile("token", "every fault of the token endpoint at once (form bodies are refused: a client "
                  "must fall back to JSON to see the others)", _component("token")),
     FaultProfile("resource", "every fault of the resource server at once; resource-no-token-check and "
@@ -432,7 +436,7 @@ _PROFILES: tuple[FaultProfile, ...] = (
                  "certificate faults (a server has one certificate; tls-wildcard-certificate is kept "
                  "because clients still trust it, and tls-weak-key would be replaced by the RSA certificate "
                  "of tls-no-forward-secrecy)", _TLS_PROFILE),
-    FaultProfile("legacy-dva", "a realistic broken DVA on a generic OAuth library: JSON-only token endpoint, "
+    FaultProfile("realistic-broken-dva-1", "a realistic broken DVA on a generic OAuth library: JSON-only token endpoint, "
                  "no token check on the resource server, non-RFC error redirects, long-lived low-entropy "
                  "tokens, a sloppy FHIR facade", (
                      "error-code-not-rfc", "error-redirect-state-hardcoded", "extra-param-rejected",
@@ -442,7 +446,7 @@ _PROFILES: tuple[FaultProfile, ...] = (
                      "bsn-on-direct-read", "empty-search-404", "error-not-operationoutcome", "no-request-id-echo",
                      "resource-no-token-check", "searchset-missing-self-link", "xml-not-supported",
                  )),
-    FaultProfile("sloppy-dva", "a realistic broken DVA that almost works: crashes on long states, insists on the "
+    FaultProfile("realistic-broken-dva-2", "a realistic broken DVA that almost works: crashes on long states, insists on the "
                  "MedMij IDs, reusable and eternal codes, lax refresh revocation, lenient bearer handling and an "
                  "incomplete BgZ", (
                      "consent-page-anonymous", "long-state-crash", "medmij-ids-required", "redirect-uri-double-decoded",
