@@ -107,7 +107,7 @@ def run_faults(args: argparse.Namespace) -> int:
         for line in textwrap.wrap(str(r["description"]), 88):
             print(f"{'':<{width}}    {line}")
         if r["blocks"]:
-            print(f"{'':<{width}}    blocks {len(r['blocks'])} more requirement(s) that need a token: "  # type: ignore[arg-type]
+            print(f"{'':<{width}}    blocks {len(r['blocks'])} more requirement(s) it leaves nothing to judge with: "  # type: ignore[arg-type]
                   + ", ".join(r["blocks"]))  # type: ignore[arg-type]
     print()
     print("profiles (--fault-profile NAME):")
@@ -196,7 +196,8 @@ def _describe(info: dict[str, Any]) -> str:
         f"  MedMij lists (ZAL ...)  {info['lists']['zal']}",
         f"                          written to {Path(info['list_files']['zal']).parent}",
         f"  faults                  {faults}",
-        f"  queries                 {'only the gegevensdienst' + chr(39) + 's (strict)' if info['strict'] else 'any search (lenient)'}",
+        "  queries                 " + ("only the gegevensdienst's (strict)" if info["strict"]
+                                         else "any search (lenient)"),
         f"  target file             {info['target']}",
         "",
         f"  validatiestraat run --target {info['target']}",

@@ -203,8 +203,9 @@ _TABLE: tuple[Fault, ...] = (
           "token's person when the token is known)",
           ("RS-AUTH-01", "RS-AUTH-02", "RS-AUTH-03", "RS-AUTH-04", "RS-AUTH-05"), component="resource"),
     Fault("resource-without-token",
-          "a FHIR request without an Authorization header is answered with test person 1's data "
-          "(also when it carries access_token as a query or form parameter)",
+          "a FHIR request without an Authorization header (one of the gegevensdienst's queries or a read: "
+          "in strict mode anything else is 404 anyway) is answered with test person 1's data (also when it "
+          "carries access_token as a query or form parameter)",
           ("RS-AUTH-01", "RS-AUTH-03"), component="resource"),
     Fault("no-www-authenticate",
           "the 401 answer to a request without Authorization header has no WWW-Authenticate "
@@ -231,8 +232,8 @@ _TABLE: tuple[Fault, ...] = (
           "_include parameters are ignored",
           ("RS-FHIR-03",), component="resource"),
     Fault("empty-search-404",
-          "a search without matches answers 404 with an OperationOutcome instead of an empty "
-          "searchset",
+          "a search without matches (a query of the gegevensdienst's shape whose values match nothing) "
+          "answers 404 with an OperationOutcome instead of an empty searchset",
           ("RS-FHIR-04",), component="resource"),
     Fault("xml-not-supported",
           "FHIR XML is not served: a request for XML (Accept or _format) is answered with JSON",
@@ -436,8 +437,8 @@ _PROFILES: tuple[FaultProfile, ...] = (
                  "certificate faults (a server has one certificate; tls-wildcard-certificate is kept "
                  "because clients still trust it, and tls-weak-key would be replaced by the RSA certificate "
                  "of tls-no-forward-secrecy)", _TLS_PROFILE),
-    FaultProfile("realistic-broken-dva-1", "a realistic broken DVA on a generic OAuth library: JSON-only token endpoint, "
-                 "no token check on the resource server, non-RFC error redirects, long-lived low-entropy "
+    FaultProfile("realistic-broken-dva-1", "a realistic broken DVA on a generic OAuth library: JSON-only token "
+                 "endpoint, no token check on the resource server, non-RFC error redirects, long-lived low-entropy "
                  "tokens, a sloppy FHIR facade", (
                      "error-code-not-rfc", "error-redirect-state-hardcoded", "extra-param-rejected",
                      "no-error-description", "state-not-url-encoded",
@@ -446,9 +447,9 @@ _PROFILES: tuple[FaultProfile, ...] = (
                      "bsn-on-direct-read", "empty-search-404", "error-not-operationoutcome", "no-request-id-echo",
                      "resource-no-token-check", "searchset-missing-self-link", "xml-not-supported",
                  )),
-    FaultProfile("realistic-broken-dva-2", "a realistic broken DVA that almost works: crashes on long states, insists on the "
-                 "MedMij IDs, reusable and eternal codes, lax refresh revocation, lenient bearer handling and an "
-                 "incomplete BgZ", (
+    FaultProfile("realistic-broken-dva-2", "a realistic broken DVA that almost works: crashes on long states, "
+                 "insists on the MedMij IDs, reusable and eternal codes, lax refresh revocation, lenient bearer "
+                 "handling and an incomplete BgZ", (
                      "consent-page-anonymous", "long-state-crash", "medmij-ids-required", "redirect-uri-double-decoded",
                      "code-reusable", "expired-code-accepted", "extra-token-param-rejected", "redirect-uri-not-checked",
                      "revoked-refresh-accepted", "scope-not-narrowed",

@@ -532,7 +532,8 @@ class AuthorizationServer:
         if "state-not-echoed" in self.faults:
             state = f"changed-{secrets.token_urlsafe(6)}-{state}"
         if "state-not-url-encoded" in self.faults:
-            return Response.redirect(add_query(flow.redirect_uri, [("code", code)]) + "&state=" + raw_query_value(state))
+            raw = "&state=" + raw_query_value(state)  # the state as received: &, #, + and % break the query
+            return Response.redirect(add_query(flow.redirect_uri, [("code", code)]) + raw)
         return Response.redirect(add_query(flow.redirect_uri, [("code", code), ("state", state)]))
 
     # ------------------------------------------------------------------ "Beheren toestemmingen"
