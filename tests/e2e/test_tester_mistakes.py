@@ -1,0 +1,63 @@
+"""A tester's mistakes are configuration errors (exit 4), never failures of the DVA (issue 9)."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr
+
+import pytest
+import yaml
+
+from validatiestraat.reference.server import ReferenceDVA
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def dva(tmp_path_factory):
+    with ReferenceDVA(workdir=tmp_path_factory.mktemp("dva-mistakes")) as server:
+        yield server
+
+
+def _run(tmp_path, data, *extra):
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump(data))
+    err = io.StringIO()
+    report = tmp_path / "report"
+    with redirect_stderr(err):
+        code, out = run_cli("run", "--target", str(target), "--report-dir", str(report), *extra)
+    return code, out + err.getvalue(), report
+
+
+def test_a_login_script_that_matches_no_page_is_exit_4_and_fails_no_dva_requirement(dva, tmp_path):
+    data = dva.target_dict()
+    data["login"] = {"driver": "steps", "steps": [{"match": "eHerkenning", "click": "Inloggen met eHerkenning"}],
+                     "deny": {"decision": "deny"}}
+    code, output, report = _run(tmp_path, data, "-k", "dva-oauth-authorization-code-flow", "-k", "dva-oauth-code-reuse")
+    assert code == 4, output
+    assert "no login could be completed" in output and "login could not be completed" in output
+    results = json.loads((report / "results.json").read_text())
+    failed = [r["id"] for r in results["requirements"] if r["status"] == "fail"]
+    assert failed == [], failed  # the DVA is not blamed for the tester's script
+    errors = [c for c in results["checks"] if c["status"] == "error"]
+    assert errors and all(c["reason"].startswith("login could not be completed") for c in errors)
+
+
+def test_wrong_login_fields_are_exit_4(dva, tmp_path):
+    data = dva.target_dict()
+    data["login"] = {"driver": "form", "fields": {"gebruikersnaam": "x", "geheim": "y"},
+                     "submit": {"decision": "approve"}, "deny": {"decision": "deny"}}
+    code, output, _ = _run(tmp_path, data, "-k", "dva-oauth-authorization-code-flow")
+    assert code == 4, output
+
+
+def test_a_misspelt_option_is_a_located_exit_4_before_any_request(dva, tmp_path):
+    data = dva.target_dict()
+    data["options"]["long_lived_consnet"] = True
+    code, output, report = _run(tmp_path, data)
+    assert code == 4
+    assert "did you mean 'long_lived_consent'" in output and "target.yaml:" in output
+    assert not (report / "results.json").exists()
