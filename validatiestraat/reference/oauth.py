@@ -8,6 +8,15 @@ Behaviour follows domain brief §1.3-1.8 and §6.1-6.2 and RFC 6749; the fault s
 :mod:`validatiestraat.reference.faults` bend it in documented ways.
 
 All state is in memory, guarded by one lock. Codes and tokens are ``secrets.token_urlsafe(32)``.
+
+Hooks for the PGO harness (:mod:`validatiestraat.pgo.harness`), all off by default:
+
+- ``redirect_uris``: client_id -> a registered redirect_uri that the authorization endpoint
+  accepts exactly as given (any other redirect_uri is judged by the usual rules);
+- ``auto_consent``: a callable that answers a valid authorization request instead of the login
+  and consent pages (it gets the :class:`Flow` and usually calls :meth:`AuthorizationServer.decide`);
+- :meth:`AuthorizationServer.decide`, :meth:`AuthorizationServer.shorten_access_token` and
+  :meth:`AuthorizationServer.withdraw_refresh_token`.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -197,12 +206,18 @@ class AuthorizationServer:
         ocl: tuple[OclEntry, ...] = DEFAULT_OCL,
         record: Callable[[dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        redirect_uris: Mapping[str, str] | None = None,
+        auto_consent: Callable[[Flow], Response] | None = None,
     ):
         self.faults = faults
         self.code_lifetime = code_lifetime
         self.access_token_lifetime = TOO_LONG_LIFETIME if "expires-in-too-long" in faults else access_token_lifetime
         self.login_variant = login_variant
         self.ocl = {e.client_id: e for e in ocl}
+        #: client_id -> a registered redirect_uri accepted exactly as given (PGO harness)
+        self.redirect_uris: dict[str, str] = dict(redirect_uris or {})
+        #: answers a valid authorization request without pages (PGO harness); None: the pages
+        self.auto_consent = auto_consent
         self._record = record or (lambda event: None)
         self._clock = clock
         self._lock = threading.RLock()
@@ -381,7 +396,11 @@ class AuthorizationServer:
                                             "client_id is not on the OAuth Client List", state)
             reason = "client_id ontbreekt" if not client_id else "onbekende client (niet op de OAuth Client List)"
             return self._error_page(400, f"Ongeldig verzoek: {reason}.")
-        problem = self.redirect_uri_problem(redirect_uri, client.client_id)
+        registered = self.redirect_uris.get(client.client_id)
+        if registered is not None and redirect_uri == registered:
+            problem = None  # the client's registered redirect_uri, exactly
+        else:
+            problem = self.redirect_uri_problem(redirect_uri, client.client_id)
         if "redirect_uri" in duplicates:
             problem = "redirect_uri occurs more than once"
         if problem:
@@ -428,6 +447,8 @@ class AuthorizationServer:
                 return self._error_redirect(redirect_uri, "invalid_request", problem, state)
         flow = Flow(self._new_value(), client.client_id, redirect_uri, state, scope, self._clock(),
                     params.get("MedMij-Request-ID"), params.get("X-Correlation-ID"), variant=self.login_variant)
+        if self.auto_consent is not None:  # no pages: the hook decides (see decide())
+            return self.auto_consent(flow)
         with self._lock:
             self._expire()
             self.flows[flow.id] = flow
@@ -483,7 +504,9 @@ class AuthorizationServer:
                                                           error="Onbekend BSN of onjuist wachtwoord."))
         return self._after_login(flow, person)
 
-    def _after_login(self, flow: Flow, person: TestPerson) -> Response:
+    def _logged_in(self, flow: Flow, person: TestPerson) -> Response | None:
+        """``person`` logged in for ``flow``: the scope narrowed to what the person has data for,
+        or the access_denied redirect when there is nothing (beschikbaarheidstoets)."""
         available = [(t, s) for t, s in flow.scope if s in person.services]
         if not available:  # beschikbaarheidstoets: no data for any requested gegevensdienst
             with self._lock:
@@ -495,6 +518,13 @@ class AuthorizationServer:
             flow.person = person
             if "scope-not-narrowed" not in self.faults:  # the fault grants what was asked, available or not
                 flow.scope = available
+        return None
+
+    def _after_login(self, flow: Flow, person: TestPerson) -> Response:
+        available = [(t, s) for t, s in flow.scope if s in person.services]
+        refused = self._logged_in(flow, person)
+        if refused is not None:
+            return refused
         client = self.ocl[flow.client_id]
         services = [GNL[s] for _, s in available]
         client_name = client.organisation_name
@@ -515,10 +545,38 @@ class AuthorizationServer:
             if decision not in ("approve", "deny"):
                 return self._error_page(400, "Kies of u toestemming geeft.")
             del self.flows[flow.id]
+        return self._complete(flow, decision)
+
+    def decide(self, flow: Flow, decision: str = "approve", *, person: TestPerson | None = None,
+               state: str | None = None, description: str | None = None) -> Response:
+        """Answer ``flow`` without pages, as if ``person`` (default: test person 1) logged in and chose.
+
+        ``decision``: ``approve`` (a code and the state), ``deny`` (error=access_denied) or any other
+        RFC 6749 error code such as ``server_error`` (an error redirect with the state). ``state``
+        replaces the flow's state in the redirect (the PGO harness's tampered, unknown or replayed
+        states); ``description`` the error_description of an error redirect.
+        """
+        with self._lock:
+            self.flows.pop(flow.id, None)
+        refused = self._logged_in(flow, person or PERSONS[0])
+        if refused is not None:
+            return refused
+        if decision in ("approve", "deny"):
+            return self._complete(flow, decision, state=state, description=description)
+        self._record({"event": "consent", "decision": decision, "client_id": flow.client_id})
+        return self._error_redirect(flow.redirect_uri, decision,
+                                    description or "the authorization server could not complete the request",
+                                    flow.state if state is None else state, request_error=False)
+
+    def _complete(self, flow: Flow, decision: str, *, state: str | None = None,
+                  description: str | None = None) -> Response:
+        """The redirect after the person's choice: a code and the state, or access_denied."""
+        assert flow.person is not None
         if decision == "deny" and "deny-issues-code" not in self.faults:
             self._record({"event": "consent", "decision": "deny", "client_id": flow.client_id})
             return self._error_redirect(flow.redirect_uri, "access_denied",
-                                        "the person did not give consent", flow.state, request_error=False)
+                                        description or "the person did not give consent",
+                                        flow.state if state is None else state, request_error=False)
         scope = " ".join(t for t, _ in flow.scope)
         grant = Grant(self._new_value(), flow.person.username, flow.client_id, scope,
                       frozenset(s for _, s in flow.scope), time.time())
@@ -528,7 +586,7 @@ class AuthorizationServer:
             self.codes[code] = CodeRecord(flow.client_id, flow.redirect_uri, grant.id, self._clock())
         self._record({"event": "consent", "decision": "approve", "client_id": flow.client_id,
                       "username": flow.person.username})
-        state = flow.state
+        state = flow.state if state is None else state
         if "state-not-echoed" in self.faults:
             state = f"changed-{secrets.token_urlsafe(6)}-{state}"
         if "state-not-url-encoded" in self.faults:
@@ -802,6 +860,26 @@ class AuthorizationServer:
             self.grants[grant.id] = grant
             self.access_tokens[value] = AccessToken(grant.id, username, client_id, scope, services, math.inf)
         return value
+
+    def shorten_access_token(self, value: str, lifetime: float) -> bool:
+        """Let an issued access token expire ``lifetime`` seconds from now (PGO harness:
+        short-lived tokens); False when the token is unknown."""
+        with self._lock:
+            token = self.access_tokens.get(value)
+            if token is None:
+                return False
+            token.expires = min(token.expires, self._clock() + lifetime)
+            return True
+
+    def withdraw_refresh_token(self, value: str) -> bool:
+        """Make an issued refresh token unusable (PGO harness: a token response without one);
+        False when the refresh token is unknown."""
+        with self._lock:
+            rt = self.refresh_tokens.get(value)
+            if rt is None:
+                return False
+            rt.active = False
+            return True
 
     # ------------------------------------------------------------------ for the resource server
     def check_access_token(self, value: str, peer_names: frozenset[str]) -> TokenCheck:

@@ -30,7 +30,22 @@ Nictiz qualification hands one out. The test person ``SHORT_LIVED_PERSON`` gets 
 3 seconds, so that a suite sees an expired token (RS-AUTH-05) after a short wait.
 
 The TLS handshake runs in the connection's own thread, so a stalled client cannot block the
-listener.
+listener. :meth:`ReferenceDVA.stop` closes open (keep-alive) connections and joins their threads.
+
+Hooks (all optional; the defaults are the reference DVA as described above):
+
+- ``observer(request, response, arrived)``: called for every request any listener answers
+  (also the ones refused before an application saw them, e.g. a chunked body), after the
+  response is made and before it is written; ``arrived`` is ``time.monotonic()`` at arrival;
+- ``ports``: fixed ports per listener (``{"front": 8443, "back": 8444}``; 0 or absent: a free
+  port) and ``host``: the address to listen on (default 127.0.0.1; a loopback address is named
+  ``localhost`` in URLs, any other address or name is used as given and added to the server
+  certificate);
+- ``harness``: a :class:`HarnessMode`, the PGO harness's DVA and stelselnode
+  (:mod:`validatiestraat.pgo.harness`): the OCL holds the PGO under test with its registered
+  redirect_uri, the backchannel also trusts the PGO's own client CA, valid authorization
+  requests are answered without pages, the channel applications can be wrapped (scripted
+  answers) and the MedMij lists come from the harness.
 """
 
 from __future__ import annotations
@@ -43,7 +58,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -60,6 +76,8 @@ from validatiestraat.reference.oauth import (
     DEFAULT_OCL,
     MAX_STATE_LENGTH,
     AuthorizationServer,
+    Flow,
+    OclEntry,
 )
 from validatiestraat.reference.pki import TestPKI
 from validatiestraat.reference.tlsconfig import BACK, FRONT, build_ssl_context, peer_names, require_client_certificate
@@ -80,6 +98,31 @@ REDIRECT_URIS = {
     "pgo.validatiestraat.test": "https://pgo.validatiestraat.test/callback",
     "pgo2.validatiestraat.test": "https://pgo2.validatiestraat.test/callback",
 }
+#: how long stop() waits for a connection's thread after closing its socket
+CLOSE_TIMEOUT = 2.0
+
+#: sees every answered request: (request, response, time.monotonic() at arrival)
+Observer = Callable[[Request, Response, float], None]
+
+
+@dataclass
+class HarnessMode:
+    """The reference DVA as the PGO harness's DVA and stelselnode (see the module docstring)."""
+
+    #: the OAuth Client List: the PGO under test (its Hostname is its client_id)
+    clients: tuple[OclEntry, ...]
+    #: client_id -> its registered redirect_uri, accepted exactly as given by the authorization
+    #: endpoint (other redirect_uris are judged by the reference DVA's usual rules)
+    redirect_uris: Mapping[str, str] = field(default_factory=dict)
+    #: more trust anchors (PEM files) for client certificates on the backchannel
+    client_cas: tuple[Path, ...] = ()
+    #: answers a valid authorization request instead of the login and consent pages (gets the
+    #: flow; see AuthorizationServer.decide). None: the pages, as in a normal run
+    authorize: Callable[[Flow], Response] | None = None
+    #: wraps each channel application: wrap(channel, app) -> app ("front" or "back")
+    wrap: Callable[[str, App], App] | None = None
+    #: the MedMij lists to publish ({"zal": bytes, ...}), asked for at every list request
+    lists: Callable[[], dict[str, bytes]] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,18 +133,50 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_Listener"
 
     def _dispatch(self) -> None:
+        arrived = time.monotonic()
+        refusal: Response | None = None
+        body = b""
         if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
-            self._write(Response.text(411, "chunked request bodies are not supported; send Content-Length"), True)
+            refusal = Response.text(411, "chunked request bodies are not supported; send Content-Length")
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                refusal = Response.text(400, "bad Content-Length")
+            else:
+                if length > MAX_BODY:
+                    refusal = Response.text(413, "request body too large")
+                elif length > 0:
+                    body = self.rfile.read(length)
+        req = self._request(body)
+        if refusal is not None:
+            self._observe(req, refusal, arrived)
+            self._write(refusal, True)
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self._write(Response.text(400, "bad Content-Length"), True)
+            response = self.server.app(req)
+        except Exception as exc:  # the reference DVA must never hang a client on its own bug
+            self.server.note({"event": "error", "channel": self.server.channel, "path": req.path,
+                              "error": f"{type(exc).__name__}: {exc}"})
+            if self.server.verbose:
+                traceback.print_exc()
+            response = Response.text(500, "internal server error")
+        self._observe(req, response, arrived)
+        self._write(response, self.command == "HEAD")
+
+    def _observe(self, req: Request, response: Response, arrived: float) -> None:
+        observer = self.server.observer
+        if observer is None:
             return
-        if length > MAX_BODY:
-            self._write(Response.text(413, "request body too large"), True)
-            return
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            observer(req, response, arrived)
+        except Exception as exc:  # an observer's bug must not cost the client its answer
+            self.server.note({"event": "error", "channel": self.server.channel, "path": req.path,
+                              "error": f"observer: {type(exc).__name__}: {exc}"})
+            if self.server.verbose:
+                traceback.print_exc()
+
+    def _request(self, body: bytes) -> Request:
         target = self.path
         if "://" in target:  # absolute-form request target
             parts = urlsplit(target)
@@ -111,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             peer = peer_names(self.connection.getpeercert())  # type: ignore[attr-defined]
         except (ValueError, AttributeError):
             peer = frozenset()
-        req = Request(
+        return Request(
             method=self.command,
             path=unquote(raw_path),
             raw_path=raw_path,
@@ -122,15 +197,6 @@ class _Handler(BaseHTTPRequestHandler):
             base_url=self.server.base_url,
             peer_names=peer,
         )
-        try:
-            response = self.server.app(req)
-        except Exception as exc:  # the reference DVA must never hang a client on its own bug
-            self.server.note({"event": "error", "channel": self.server.channel, "path": req.path,
-                              "error": f"{type(exc).__name__}: {exc}"})
-            if self.server.verbose:
-                traceback.print_exc()
-            response = Response.text(500, "internal server error")
-        self._write(response, self.command == "HEAD")
 
     def _write(self, response: Response, head_only: bool = False) -> None:
         try:  # a header http.server cannot encode (latin-1) would leave the client without an answer
@@ -166,14 +232,51 @@ class _Listener(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, channel: str, ssl_context: ssl.SSLContext, app: App,
-                 note: Callable[[dict[str, Any]], None], verbose: bool = False):
-        super().__init__(("127.0.0.1", 0), _Handler)
+                 note: Callable[[dict[str, Any]], None], verbose: bool = False, *,
+                 host: str = "127.0.0.1", port: int = 0, url_host: str = "localhost",
+                 observer: Observer | None = None):
+        super().__init__((host, port), _Handler)
         self.channel = channel
         self.ssl_context = ssl_context
         self.app = app
         self.note = note
         self.verbose = verbose
-        self.base_url = f"https://localhost:{self.server_address[1]}"
+        self.observer = observer
+        self.base_url = f"https://{url_host}:{self.server_address[1]}"
+        #: the threads of open connections and their sockets (closed by close_connections())
+        self._open_lock = threading.Lock()
+        self._open: dict[threading.Thread, Any] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
+                                  name=f"reference-dva-{self.channel}-connection", daemon=True)
+        with self._open_lock:
+            self._open[thread] = request
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(threading.current_thread(), None)
+
+    def close_connections(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Shut the sockets of open connections down (a keep-alive client would otherwise hold
+        its thread for IDLE_TIMEOUT) and wait for their threads."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._open_lock:
+                open_now = list(self._open.items())
+            if not open_now or time.monotonic() >= deadline:
+                return
+            for _, sock in open_now:
+                try:  # the plain socket's shutdown: the handler thread's blocked read returns
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except (OSError, TypeError, ValueError):
+                    pass
+            for thread, _ in open_now:
+                thread.join(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's thread: do the TLS handshake here, not in accept()
@@ -188,6 +291,9 @@ class _Listener(ThreadingHTTPServer):
             self.note({"event": "tls-handshake-failed", "channel": self.channel,
                        "error": f"{type(exc).__name__}: {exc}"})
             return
+        with self._open_lock:  # the wrapped socket owns the connection now
+            if threading.current_thread() in self._open:
+                self._open[threading.current_thread()] = tls
         try:
             tls.settimeout(IDLE_TIMEOUT)
             self.RequestHandlerClass(tls, client_address, self)
@@ -204,6 +310,27 @@ class _Listener(ThreadingHTTPServer):
         self.note({"event": "error", "channel": self.channel, "error": traceback.format_exc(limit=3)})
 
 
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class ReferenceDVA:
     """The embedded reference DVA (see the module docstring)."""
 
@@ -217,6 +344,10 @@ class ReferenceDVA:
         access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
         strict: bool = True,
         verbose: bool = False,
+        observer: Observer | None = None,
+        ports: Mapping[str, int] | None = None,
+        host: str = "127.0.0.1",
+        harness: HarnessMode | None = None,
     ):
         if login_variant not in (1, 2):
             raise ValueError("login_variant must be 1 or 2")
@@ -227,6 +358,19 @@ class ReferenceDVA:
         #: the resource server answers only the gegevensdienst's catalogued queries and reads
         self.strict = bool(strict)
         self.verbose = verbose
+        #: sees every answered request (see the module docstring)
+        self.observer = observer
+        self.ports: dict[str, int] = dict(ports or {})
+        unknown = set(self.ports) - {FRONT, BACK, AUTHORIZE}
+        if unknown:
+            raise ValueError(f"ports: unknown listener(s) {', '.join(sorted(unknown))}; known: front, back")
+        self.host = host
+        #: the name of the host in URLs (and in the server certificate)
+        self.url_host = "localhost" if _is_loopback(host) else host
+        #: the PGO harness's mode (None: the reference DVA)
+        self.harness = harness
+        if harness is not None and not harness.clients:
+            raise ValueError("harness mode needs at least one client for the OAuth Client List")
         #: the long-lived access token issued at start (test person 1, scope of gegevensdienst 48)
         self.access_token: str | None = None
         self._workdir_arg = Path(workdir) if workdir is not None else None
@@ -253,21 +397,39 @@ class ReferenceDVA:
         else:
             self.workdir = self._workdir_arg.resolve()
             self.workdir.mkdir(parents=True, exist_ok=True)
-        self.pki = TestPKI.generate(self.workdir)
+        harness = self.harness
+        names, ips = ["localhost"], ["127.0.0.1"]
+        if self.url_host != "localhost":
+            (ips if _is_ip(self.url_host) else names).append(self.url_host)
+        pki_clients = {"client_id": harness.clients[0].client_id} if harness is not None else {}
+        self.pki = TestPKI.generate(self.workdir, server_names=tuple(names), server_ips=tuple(ips), **pki_clients)
+        ocl = harness.clients if harness is not None else DEFAULT_OCL
         self.auth = AuthorizationServer(self.faults, code_lifetime=self.code_lifetime,
                                         access_token_lifetime=self.access_token_lifetime,
-                                        login_variant=self.login_variant, record=self.note)
+                                        login_variant=self.login_variant, record=self.note, ocl=ocl,
+                                        redirect_uris=harness.redirect_uris if harness is not None else None,
+                                        auto_consent=harness.authorize if harness is not None else None)
         self.fhir = ResourceServer(self.auth, self.faults, record=self.note, strict=self.strict)
-        self.access_token = self.auth.preissue(PERSONS[0].username, DEFAULT_OCL[0].client_id)
-        listeners = [(FRONT, FRONT, self._front), (BACK, BACK, self._back)]
+        if harness is None:  # the harness has no use for a pre-issued token
+            self.access_token = self.auth.preissue(PERSONS[0].username, DEFAULT_OCL[0].client_id)
+        front: App = self._front
+        back: App = self._back
+        if harness is not None and harness.wrap is not None:
+            front, back = harness.wrap(FRONT, front), harness.wrap(BACK, back)
+        listeners = [(FRONT, FRONT, front), (BACK, BACK, back)]
         if "frontchannel-client-cert-required" in self.faults:
-            listeners.append((AUTHORIZE, FRONT, self._front))
+            listeners.append((AUTHORIZE, FRONT, front))
         try:
             for name, channel, app in listeners:
                 ctx = build_ssl_context(self.pki, self.faults, channel, self.workdir)
                 if name == AUTHORIZE:  # no browser has a client certificate for the frontchannel
                     require_client_certificate(ctx, self.pki)
-                listener = _Listener(channel, ctx, app, self.note, self.verbose)
+                if channel == BACK and harness is not None:
+                    for ca in harness.client_cas:  # the PGO's own client CA, next to the test CA
+                        ctx.load_verify_locations(cafile=str(ca))
+                listener = _Listener(channel, ctx, app, self.note, self.verbose, host=self.host,
+                                     port=int(self.ports.get(name) or 0), url_host=self.url_host,
+                                     observer=self.observer)
                 self._listeners[name] = listener
                 thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05},
                                           name=f"reference-dva-{name}", daemon=True)
@@ -284,6 +446,8 @@ class ReferenceDVA:
             listener.server_close()
         for thread in self._threads:
             thread.join(timeout=2)
+        for listener in self._listeners.values():
+            listener.close_connections()
         self._listeners.clear()
         self._threads.clear()
         if self._owns_workdir and self.workdir is not None:
@@ -322,6 +486,8 @@ class ReferenceDVA:
         """
         from validatiestraat.lists.build import reference_lists
 
+        if self.harness is not None and self.harness.lists is not None:
+            return self.harness.lists()  # the harness publishes (and numbers) its own lists
         decreasing = "list-volgnummer-decreases" in self.faults
         with self._events_lock:
             if self._lists_cache is not None and not decreasing:
