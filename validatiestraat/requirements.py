@@ -156,6 +156,9 @@ class Requirement:
     applies_when: dict[str, Any] | None = field(default=None, hash=False)
     #: what a target must provide for the suite to test it (used when it ends up untested)
     how_to_test: str | None = None
+    #: judged by a reviewer from evidence the tester provides (e.g. MFA at the PGO's login), never by
+    #: the suite: reported as a manual evidence item, outside what READY promises
+    manual: bool = False
 
     @property
     def blocking(self) -> bool:
@@ -176,6 +179,11 @@ class Requirement:
         role = run_role(scope)
         if self.area not in ROLE_AREAS[role]:
             return f"a {role} run does not cover {AREAS.get(self.area, self.area)} requirements"
+        declared = (scope.get("not_applicable") or {}).get(self.id)
+        if declared:
+            return f"declared not applicable by the target: {declared}"
+        if self.manual:
+            return "a manual evidence item: a reviewer judges it from the evidence the tester provides"
         if self.applies_when:
             return condition_reason(self.applies_when, scope)
         return None
@@ -206,6 +214,7 @@ def catalogue() -> dict[str, Requirement]:
             not_tested=item.get("not_tested"),
             applies_when=applies_when,
             how_to_test=item.get("how_to_test"),
+            manual=bool(item.get("manual", False)),
         )
     return out
 

@@ -360,6 +360,15 @@ class Target:
     access_token: str | None = None
     #: ``preflight.network``: whether the preflight may check that the hosts answer
     preflight_network: bool = True
+    #: "dva" (the suite plays the PGO) or "pgo" (the suite plays the DVA and the stelselnode)
+    role: str = "dva"
+    #: the ``pgo:`` block of a PGO target: how the harness makes the PGO act (pgo/target.py)
+    pgo: dict[str, Any] | None = None
+    #: requirement IDs the target declares out of its scope, with the reason (reported as omitted)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    #: the PGO harness of a PGO run (set when the run starts it)
+    harness: Any = None
+    pgo_driver: Any = None
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -384,6 +393,8 @@ class Target:
             "whitelist": getattr(self.whitelist, "source", None),
             "options": {k: v for k, v in self.options.items() if not isinstance(v, (dict, list))},
             "pre_issued_access_token": bool(self.access_token),
+            "role": self.role,
+            **({"not_applicable": dict(self.not_applicable)} if self.not_applicable else {}),
         }
 
 
@@ -520,9 +531,15 @@ def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
         data, positions = load_with_positions(text, display)
     except YamlError as exc:
         raise UserError("the target file is not valid YAML", [exc.problem]) from None
-    problems = schema_problems(data, positions, display)
+    is_pgo = isinstance(data, dict) and data.get("role") == "pgo"
+    problems = schema_problems(data, positions, display, schema=PGO_TARGET_SCHEMA if is_pgo else None)
     if problems:
         raise UserError(f"the target file has {len(problems)} configuration error(s) (see docs/target.md)", problems)
+    if is_pgo:
+        from validatiestraat.pgo.target import HARNESS_VARIABLES
+
+        env = dict(os.environ if env is None else env)
+        env.update({name: "${" + name + "}" for name in HARNESS_VARIABLES if name not in env})
     unset = _unset_env_refs(data, os.environ if env is None else env)
     if unset:
         from validatiestraat.scenario.yamlpos import value_position_of
@@ -533,7 +550,61 @@ def load_target(path: Path, env: dict[str, str] | None = None) -> Target:
              for where, name in unset],
         )
     data = substitute_env(data, [], env)
+    if is_pgo:
+        return pgo_target_from_dict(data, path.parent.resolve(), source=display)
     return target_from_dict(data, path.parent.resolve(), source=display)
+
+
+def _pgo_target_schema() -> dict[str, Any]:
+    from validatiestraat.pgo.target import NOT_APPLICABLE_SCHEMA, PGO_SCHEMA
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "validatiestraat target file for a PGO (role: pgo)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["role", "pgo"],
+        "properties": {
+            "role": {"const": "pgo", "description": "the suite plays the DVA and the stelselnode"},
+            "name": {"type": "string", "description": "a name for reports"},
+            "pgo": PGO_SCHEMA,
+            "not_applicable": NOT_APPLICABLE_SCHEMA,
+        },
+    }
+
+
+PGO_TARGET_SCHEMA: dict[str, Any] = _pgo_target_schema()
+
+
+def pgo_target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memory>") -> Target:
+    """A PGO target: the harness fills in the DVA side (endpoints, aanbieder) when it starts."""
+    block = dict(data["pgo"])
+
+    def path(p: str) -> Path:
+        candidate = Path(p)
+        return candidate if candidate.is_absolute() else base_dir / candidate
+
+    for key in ("client_ca", "client_certificate"):
+        if block.get(key):
+            block[key] = str(path(block[key]))
+    trust = [path(t) for t in block.get("trust", [])]
+    secrets = [v for v in _secret_values(block)]
+    return Target(
+        name=data.get("name", block["client_id"]),
+        fhir_version="stu3",
+        aanbieder="",
+        gegevensdiensten=[str(block.get("gegevensdienst", "48"))],
+        authorization_endpoint="", token_endpoint="", resource_endpoint="",
+        client=ClientIdentity(client_id=block["client_id"], redirect_uri=block["redirect_uri"]),
+        trust=trust,
+        login={"driver": "none"},
+        source=source,
+        secrets=[s for s in secrets if s],
+        role="pgo",
+        pgo=block,
+        not_applicable=dict(data.get("not_applicable") or {}),
+        read_timeout=float(block.get("timeout", 20)),
+    )
 
 
 def _unset_env_refs(value: Any, env: Any, path: tuple = ()) -> list[tuple[tuple, str]]:

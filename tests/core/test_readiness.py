@@ -48,7 +48,7 @@ def test_applies_when_of_the_catalogue():
         if r.id.startswith(("AS-", "RS-", "TLS-")) and r.id not in conditional:
             assert r.applies_when is None and r.applies(DVA_SCOPE), r.id
         if r.id.startswith("PGO-"):
-            assert not r.applies(DVA_SCOPE) and r.applies({"role": "pgo"})
+            assert not r.applies(DVA_SCOPE) and r.applies({"role": "pgo"}) is (not r.manual)
             assert "pgo" in r.scope_reason(DVA_SCOPE) or "PGO" in r.scope_reason(DVA_SCOPE)
     for rid in ("AS-TOKEN-07", "AS-TOKEN-08", "RS-AUTH-04", "RS-AUTH-05", "AS-TOKEN-12", "AS-AUTHZ-06",
                 "AS-AUTHZ-10", "TLS-MTLS-01", "AS-TOKEN-01"):
@@ -272,3 +272,12 @@ def test_a_blocked_reason_that_says_so_is_not_repeated():
     reason = "blocked by AS-TOKEN-02: no access token"
     r = assess(all_pass(drop=("RS-FHIR-01",), extra=[check("RS-FHIR-01", Status.BLOCKED, reason, blocked_by=["AS-TOKEN-02"])]))
     assert [i.reason for i in r.incomplete] == [reason]
+
+
+def test_manual_and_declared_not_applicable_requirements_are_out_of_what_ready_promises():
+    cat = catalogue()
+    assert cat["PGO-CONS-01"].manual and "manual" in cat["PGO-CONS-01"].scope_reason({"role": "pgo"})
+    scope = {"role": "pgo", "not_applicable": {"PGO-RES-04": "searches are chosen by the app"}}
+    assert not cat["PGO-RES-04"].applies(scope)
+    assert "searches are chosen by the app" in cat["PGO-RES-04"].scope_reason(scope)
+    assert cat["PGO-RES-03"].applies(scope)

@@ -60,8 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", dest="select", action="append", default=[], metavar="PATTERN",
                    help="only scenarios whose id matches this glob (repeatable)")
     p.add_argument("--tag", action="append", default=[], help="only scenarios with this tag (repeatable)")
-    p.add_argument("--role", default="dva", choices=["dva", "tls", "lists", "all"],
-                   help="which scenarios to run (default: dva, which includes TLS and list checks of the DVA)")
+    p.add_argument("--role", default="dva", choices=["dva", "pgo", "tls", "lists", "all"],
+                   help="dva (default): test a DVA, including the TLS and list checks of the DVA; pgo: test a PGO "
+                        "(the suite plays the DVA and the stelselnode; default target: the embedded reference PGO); "
+                        "tls, lists: only those; all: every DVA-side scenario")
     p.add_argument("--report-dir", type=Path, help="write results.json, junit.xml, exchanges.json and report.html here")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the console report")
     p.add_argument("--concurrency", type=int, default=8, help="scenarios run at the same time (default 8)")
@@ -73,7 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _select(scenarios, args) -> list:
     out = []
     for s in scenarios:
-        if args.role != "all" and s.role != args.role and not (args.role == "dva" and s.role in ("tls", "lists")):
+        if args.role == "pgo" or s.role == "pgo":  # a PGO run judges a PGO: its own target, its own scenarios
+            if args.role != s.role:
+                continue
+        elif args.role != "all" and s.role != args.role and not (args.role == "dva" and s.role in ("tls", "lists")):
             continue
         if args.select and not any(fnmatch.fnmatch(s.id, pat) for pat in args.select):
             continue
@@ -123,6 +128,7 @@ def scope_of(target: Target, args: argparse.Namespace) -> dict:
                     and isinstance(v, (str, int, float, bool))} | {k: True for k, v in target.options.items()
                                                                   if isinstance(v, (dict, list)) and v},
         "has": has,
+        "not_applicable": dict(getattr(target, "not_applicable", None) or {}),
         "subset": bool(args.select or args.tag or args.scenarios),
         "selection": {"k": list(args.select), "tag": list(args.tag),
                       "scenarios": [str(p) for p in (args.scenarios or [])]},

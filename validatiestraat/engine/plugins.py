@@ -37,6 +37,8 @@ PLUGIN_MODULES: list[str] = [
     "validatiestraat.rs.probe",
     "validatiestraat.lists.plugin",
     "validatiestraat.tls.checks",
+    "validatiestraat.pgo.steps",
+    "validatiestraat.pgo.checks",
 ]
 
 

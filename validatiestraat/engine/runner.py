@@ -208,6 +208,10 @@ class Runner:
                 ctx.judging = requirements
                 verdict = self._evaluate(check, item[name], outcome, ctx)
             verdict = self._apply_severity(verdict, item.get("severity"), requirements)
+            declared = getattr(self.target, "not_applicable", None) or {}
+            if requirements and all(r in declared for r in requirements) and verdict.status is not Status.OMITTED:
+                verdict = Verdict(Status.OMITTED, "not applicable, as the target declares: "
+                                  + "; ".join(f"{r}: {declared[r]}" for r in requirements))
             reason = verdict.reason
             if outcome.degraded and verdict.status not in (Status.OMITTED, Status.BLOCKED):
                 reason = f"{reason} [judged in degraded mode: {outcome.degraded}]"

@@ -30,13 +30,18 @@ not_applicable:
 
 Values may use ``${NAME}`` from the environment (resolved when the file is loaded) and the
 harness variables ``${aanbieder}``, ``${gegevensdienst}``, ``${zal}``, ``${whitelist}``,
-``${ocl}``, ``${gnl}``, ``${authorization}``, ``${token}``, ``${resource}``, ``${ca}``
-(resolved at each request; ``$${...}`` in the file keeps them from the environment step).
+``${ocl}``, ``${gnl}``, ``${authorization}``, ``${token}``, ``${resource}``, ``${ca}``,
+``${interfaceversie}`` (resolved at each request, never from the environment).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+#: the harness variables a ``pgo:`` block may use as ``${name}`` (resolved per request, not from
+#: the environment)
+HARNESS_VARIABLES = ("aanbieder", "gegevensdienst", "zal", "whitelist", "ocl", "gnl", "authorization", "token",
+                     "resource", "ca", "interfaceversie")
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -256,8 +256,9 @@ _TABLE: tuple[Fault, ...] = (
           ("RS-FHIR-08",), component="resource"),
     Fault("access-token-never-expires",
           "the resource server accepts access tokens after their expires_in (observable with the "
-          "test person whose tokens live 3 seconds, options.token_expiry_login_fields)",
-          ("RS-AUTH-05",), component="resource"),
+          "test person whose tokens live 3 seconds, options.token_expiry_login_fields); an expired "
+          "token is also one RS-AUTH-02 requires refused with invalid_token",
+          ("RS-AUTH-02", "RS-AUTH-05"), component="resource"),
     Fault("search-unsupported",
           "ImmunizationRecommendation, one of the required BgZ searches, answers 404 (not supported)",
           ("RS-FHIR-01",), component="resource"),
