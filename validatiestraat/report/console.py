@@ -147,19 +147,23 @@ def summary(console: Console, result: RunResult, readiness: Readiness, redactor:
     warnings = [o for o in readiness.requirements.values() if o.status is Status.WARNING]
     if warnings:
         parts.append(Text("Warnings: " + ", ".join(o.requirement.id for o in warnings), style="yellow"))
-    areas = Table(box=box.SIMPLE_HEAD, expand=False)
-    areas.add_column("area")
-    for status in SHOWN:
-        areas.add_column(status.value, justify="right", style=STYLE[status])
-    areas.add_column("untested", justify="right", style="yellow")
-    areas.add_column("n/a", justify="right", style="dim")
     area_counts = readiness.areas()
+    rows = {a: c for a, c in area_counts.items()
+            if any(v for k, v in c.items() if k != "n/a")}  # an area wholly out of scope is left out
+    shown = [s for s in SHOWN if any(c.get(s.value) for c in rows.values())] or [Status.PASS]
+    extra = [k for k in ("untested", "n/a") if any(c.get(k) for c in rows.values())]
+    areas = Table(box=box.SIMPLE_HEAD, expand=False)
+    areas.add_column("area", no_wrap=True)
+    for status in shown:
+        areas.add_column(status.value, justify="right", style=STYLE[status], no_wrap=True)
+    for key in extra:
+        areas.add_column(key, justify="right", style="yellow" if key == "untested" else "dim", no_wrap=True)
     for area in AREAS:
-        c = area_counts.get(area)
+        c = rows.get(area)
         if not c:
             continue
-        areas.add_row(AREAS[area], *[str(c.get(s.value, 0) or "") for s in SHOWN],
-                      str(c.get("untested") or ""), str(c.get("n/a") or ""))
+        areas.add_row(AREAS[area], *[str(c.get(s.value, 0) or "") for s in shown],
+                      *[str(c.get(k) or "") for k in extra])
     parts.append(Text("Requirements per area (untested: in scope but not tested; n/a: out of scope)", style="bold"))
     parts.append(areas)
     console.print(Panel(Group(*parts), title="validatiestraat · label readiness", border_style=border))
