@@ -47,9 +47,10 @@ _TABLE: tuple[Fault, ...] = (
           "instead of the bare aanbieder name of 2.x Verzamelen",
           ("PGO-AUTHZ-02",), component="authorize"),
     Fault("no-medmij-ids-on-authorize",
-          "the authorization request carries neither MedMij-Request-ID nor X-Correlation-ID (the token and "
-          "resource requests still carry the flow's X-Correlation-ID, which the DVA never saw)",
-          ("PGO-AUTHZ-03",), blocks=("PGO-TOKEN-03", "PGO-RES-02"), component="authorize"),
+          "the authorization request carries neither MedMij-Request-ID nor X-Correlation-ID; the token and "
+          "resource requests still carry the flow's X-Correlation-ID, which the authorization request did not "
+          "(so the token request's cannot equal it: PGO-TOKEN-03)",
+          ("PGO-AUTHZ-03", "PGO-TOKEN-03"), component="authorize"),
     # ------------------------------------------------------------------ state and the redirect
     Fault("predictable-state",
           "state is a counter (1, 2, 3, ...) instead of 256 random bits",
@@ -98,7 +99,7 @@ _TABLE: tuple[Fault, ...] = (
           "a token response without refresh_token (short-lived consent) makes the PGO fail with HTTP 500 and "
           "stop: no resource request follows; observable when the token endpoint leaves refresh_token out "
           "(proposed check: a token response without refresh_token or scope is handled)",
-          ("PGO-TOKEN-05",), blocks=("PGO-RES-01", "PGO-RES-02", "PGO-RES-03", "PGO-RES-04"), component="token"),
+          ("PGO-TOKEN-05",), component="token"),
     # ------------------------------------------------------------------ resource requests
     Fault("token-in-query",
           "resource requests carry the access token in the URL too (access_token=... in the query, besides "

@@ -20,10 +20,11 @@ server certificate, :attr:`ReferencePGO.ca_path`), served by the reference DVA's
 ``GET /start?aanbieder=<name>&gegevensdienst=<id>``
     Fetches the lists again (a rejected list keeps the last good copy), resolves the
     authorization, token and resource endpoints from the ZAL (the highest interfaceversie that
-    offers the gegevensdienst), refuses when a host is not on the Whitelist (403, no connection),
-    and answers 302 to the authorization endpoint with response_type=code, client_id,
+    offers the gegevensdienst) and answers 302 to the authorization endpoint with response_type=code, client_id,
     redirect_uri, scope (the aanbieder name), a fresh state of 256 random bits,
-    MedMij-Request-ID and X-Correlation-ID (fresh UUIDs).
+    MedMij-Request-ID and X-Correlation-ID (fresh UUIDs). When no flow can start (no valid ZAL,
+    the aanbieder or gegevensdienst not on it, a host not on the Whitelist) no DVA is contacted:
+    302 to ``/done?status=error&reason=no_zal|not_on_zal|whitelist``.
 ``GET /callback``
     Checks state (unknown, replayed or expired: no token request), handles ``error=``, exchanges
     the code once over mutual TLS (form body, the flow's X-Correlation-ID, a new
@@ -262,6 +263,8 @@ class ReferencePGO:
             self._listener.server_close()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self._listener is not None and hasattr(self._listener, "close_connections"):
+            self._listener.close_connections()  # keep-alive connections of browsers and harnesses
         self._listener = None
         self._thread = None
         if self._owns_workdir and self.workdir is not None:
@@ -428,22 +431,20 @@ class ReferencePGO:
             aanbieder = aanbieder[: -len("@medmij")]
         gegevensdienst = (q.get("gegevensdienst") or self.gegevensdienst).strip()
         if not aanbieder:
-            return self._page(400, "Fout", "<p id=\"reason\">Kies een aanbieder (aanbieder=...).</p>")
+            return self._refuse_start("no_aanbieder", "no aanbieder given (aanbieder=...)")
         self.refresh_lists()  # a rejected list keeps the last good copy
         with self._lock:
             zal = self.lists.get("zal")
         if zal is None or zal.document is None:
-            return self._page(503, "Fout", "<p id=\"reason\" data-reason=\"no-zal\">Geen geldige "
-                                           "Zorgaanbiederslijst.</p>")
+            return self._refuse_start("no_zal", "no valid Zorgaanbiederslijst")
         try:
             zal_endpoints = self._resolve(zal.document, aanbieder, gegevensdienst)
         except ListResolutionError as exc:
-            return self._page(404, "Fout", f"<p id=\"reason\" data-reason=\"not-on-zal\">{escape(str(exc))}</p>")
+            return self._refuse_start("not_on_zal", str(exc))
         refusal = self._whitelist_refusal(zal_endpoints["authorization"], zal_endpoints["token"],
                                           zal_endpoints["resource"])
         if refusal:
-            self.note({"event": "refused", "where": "start", "reason": refusal})
-            return self._page(403, "Fout", f"<p id=\"reason\" data-reason=\"whitelist\">{escape(refusal)}</p>")
+            return self._refuse_start("whitelist", refusal)
         endpoints = dict(zal_endpoints)
         if "endpoint-not-from-zal" in self.faults:
             endpoints["authorization"] = _swap_host(endpoints["authorization"])
@@ -468,6 +469,11 @@ class ReferencePGO:
         self._record({"time": time.time(), "kind": "authorize", "method": "GET", "url": url, "headers": {},
                       "body": b"", "client_certificate": False, "status": None})
         return Response.redirect(url)
+
+    def _refuse_start(self, reason: str, detail: str) -> Response:
+        """No flow: the user's browser goes to the PGO's own error page (no DVA is contacted)."""
+        self.note({"event": "start-refused", "reason": reason, "detail": detail})
+        return self._done_redirect("error", reason)
 
     def _resolve(self, zal: ListDocument, aanbieder: str, gegevensdienst: str) -> dict[str, Any]:
         right = resolve_endpoints(zal, aanbieder, gegevensdienst)
