@@ -110,6 +110,7 @@ from lxml import etree
 from validatiestraat.lists.build import LIST_PATHS, build_lists
 from validatiestraat.lists.checks import utcnow_tijdstempel
 from validatiestraat.pgo.model import BEHAVIOURS, LIST_MODES, Seen
+from validatiestraat.reference.fhir import JSON_TYPE as FHIR_JSON
 from validatiestraat.reference.oauth import AANBIEDER, GNL, Flow, OclEntry
 from validatiestraat.reference.server import HarnessMode, ReferenceDVA
 from validatiestraat.reference.tlsconfig import BACK, FRONT
@@ -136,7 +137,6 @@ MAX_EXCHANGE_BODY = 512 * 1024
 LIST_KINDS = ("zal", "ocl", "whitelist", "gnl")
 SECRET_KINDS = ("code", "access_token", "refresh_token")
 FORM_TYPE = "application/x-www-form-urlencoded"
-FHIR_JSON = "application/fhir+json; charset=utf-8"
 _LIST_PATH_KIND = {path: kind for kind, path in LIST_PATHS.items()}
 
 
@@ -318,12 +318,14 @@ class PGOHarness:
     # ------------------------------------------------------------------ the run's recorder
     def attach(self, recorder: Any) -> None:
         """Record every request from now on in ``recorder`` (a ``validatiestraat.engine.context.Recorder``)
-        too; the secrets issued and presented so far are registered with it at once."""
+        too; the secrets issued and presented so far are registered with it at once. ``None``
+        detaches the recorder."""
         with self._cond:
             self._recorder = recorder
             known = list(self._secrets)
-        for value in known:
-            recorder.secret(value)
+        if recorder is not None:
+            for value in known:
+                recorder.secret(value)
 
     def _secret(self, *values: str | None) -> None:
         new = [v for v in values if v]
