@@ -22,6 +22,14 @@ Two HTTPS listeners on 127.0.0.1 (URLs use ``localhost``; fixed ports with ``por
   DNS name = client_id) or to ``client_ca``; the client is recognised by the certificate's CN or
   DNS name being its client_id.
 
+``host`` listens on another IPv4 address or name instead (used in the URLs and added to the
+server certificate). :attr:`PGOHarness.urls` after start(): ``authorization``, ``token``,
+``resource``, ``zal``, ``ocl``, ``whitelist``, ``gnl`` (with ``?api=2``), ``interfaceversie``,
+``aanbieder``, ``gegevensdienst``, ``ca`` (PEM file of the CA of the harness's server
+certificates, for the PGO to trust), ``client_certificate`` and ``client_key`` (PEM files),
+``other_interfaceversie``, ``other_gegevensdienst``, ``other_authorization``, ``other_token``,
+``other_resource``, ``consents``, ``frontchannel`` and ``backchannel``.
+
 **The DVA side.** The OAuth Client List holds one client, the PGO under test (Hostname =
 client_id, OAuthclientOrganisatienaam = organisation_name). Its ``redirect_uri`` is accepted
 exactly as given; any other redirect_uri is judged by the reference DVA's rules (https, the
@@ -81,6 +89,10 @@ takes the first or the highest interfaceversie regardless of the gegevensdienst 
 ``/other-interfaceversie/`` endpoints (PGO-LIST-04). The **OCL** holds the PGO under test, the
 **GNL** gegevensdiensten 48 and 49, the **Whitelist** the harness's host and the client's
 hostname.
+
+"Beheren toestemmingen" stays where the reference DVA has it (``urls["consents"]``; test person
+``testpersoon``, password ``validatiestraat-test``): the consents the harness granted are test
+person 1's. ``urls`` also names ``frontchannel`` and ``backchannel`` (scheme, host and port).
 
 **Recording.** Every request on either listener becomes a :class:`~validatiestraat.pgo.model.Seen`
 (index in arrival order, also for requests refused before they reached an application). With
@@ -231,6 +243,8 @@ class PGOHarness:
         self.verbose = verbose
         #: (scenario id, step name) of the exchanges recorded from now on (set by the engine)
         self.context: tuple[str, str] = ("pgo-harness", "")
+        #: free for the step kinds: the scenario that last reset the harness
+        self.scenario: str | None = None
         #: the harness's endpoints and files (see the module docstring); filled by start()
         self.urls: dict[str, str] = {}
         self.dva: ReferenceDVA | None = None
@@ -283,6 +297,7 @@ class PGOHarness:
                 "other_authorization": f"{front}{OTHER_PREFIX}/oauth/authorize",
                 "other_token": f"{back}{OTHER_PREFIX}/oauth/token",
                 "other_resource": f"{back}{OTHER_PREFIX}/fhir",
+                "consents": f"{front}/oauth/consents",
                 "frontchannel": front,
                 "backchannel": back,
             }
@@ -637,7 +652,11 @@ class PGOHarness:
         with self._cond:
             recorder, context = self._recorder, self.context
         if recorder is not None:
-            seen.exchange_id = self._record(recorder, context, req, response, arrived)
+            try:
+                seen.exchange_id = self._record(recorder, context, req, response, arrived)
+            except Exception as exc:  # the Seen is kept whatever happens to its evidence
+                if self.dva is not None:
+                    self.dva.note({"event": "error", "error": f"recording an exchange: {type(exc).__name__}: {exc}"})
         with self._cond:
             position = len(self._log)
             while position > 0 and self._log[position - 1].index > index:
