@@ -314,16 +314,20 @@ class Stub:
 
 # ====================================================================== fixtures
 class World:
-    """A stub, a reference PGO against it, and a browser that trusts both."""
+    """A reference PGO, its counterpart (the stub or the harness), and a browser that trusts both."""
 
-    def __init__(self, tmp: Path, stub: Stub, faults: tuple[str, ...], **kwargs: Any):
-        self.stub = stub
-        self.pgo = ReferencePGO(tmp / "pgo", stub.stelselnode, stub.pki.ca_path, stub.pki.client.cert_path,
-                                stub.pki.client.key_path, aanbieder_default=AANBIEDER, faults=faults,
-                                **kwargs).start()
+    def __init__(self, pgo: ReferencePGO, counterpart_ca: Path | str, stub: Stub | None = None):
+        self.stub = stub  # type: ignore[assignment]
+        self.pgo = pgo
         ctx = ssl.create_default_context(cafile=str(self.pgo.ca_path))
-        ctx.load_verify_locations(cafile=str(stub.pki.ca_path))
+        ctx.load_verify_locations(cafile=str(counterpart_ca))
         self.browser = httpx.Client(verify=ctx, timeout=TIMEOUT)
+
+    @classmethod
+    def on_stub(cls, tmp: Path, stub: Stub, faults: tuple[str, ...], **kwargs: Any) -> "World":
+        pgo = ReferencePGO(tmp / "pgo", stub.stelselnode, stub.pki.ca_path, stub.pki.client.cert_path,
+                           stub.pki.client.key_path, aanbieder_default=AANBIEDER, faults=faults, **kwargs).start()
+        return cls(pgo, stub.pki.ca_path, stub)
 
     def close(self) -> None:
         self.browser.close()
@@ -341,7 +345,9 @@ class World:
             return out
         out["authorization_url"] = location
         r = self.browser.get(location)
-        assert r.status_code == 302, r.text
+        if r.status_code != 302:  # the DVA did not send the browser back (e.g. a 404 page)
+            out["authorization_page"] = r
+            return out
         out["callback_url"] = r.headers["location"]
         r = self.browser.get(out["callback_url"])
         out["callback"] = r
@@ -361,7 +367,7 @@ def world(tmp_path: Path) -> Iterator[Callable[..., World]]:
         stub = Stub(tmp_path / f"stub{len(stubs)}", two_interfaceversies=two_interfaceversies,
                     short_lifetime=short_lifetime)
         stubs.append(stub)
-        w = World(tmp_path / f"w{len(made)}", stub, faults, **kwargs)
+        w = World.on_stub(tmp_path / f"w{len(made)}", stub, faults, **kwargs)
         made.append(w)
         return w
 
@@ -691,10 +697,13 @@ def test_the_pgo_never_hangs_its_caller(world):
 
 
 # ====================================================================== the lists
-@pytest.mark.parametrize("mode,reason", [("schema_invalid", "schema"), ("empty", "no entries"),
-                                         ("lower_volgnummer", "Volgnummer 1 is lower"),
-                                         ("garbage", "not a readable list")])
-@pytest.mark.parametrize("kind", ["zal", "whitelist"])
+_REJECTED = [("schema_invalid", "schema"), ("empty", "no entries"), ("lower_volgnummer", "Volgnummer 1 is lower"),
+             ("garbage", "not a readable list")]
+
+
+# (a Whitelist without nodes is accepted: test_a_whitelist_without_nodes_allows_nothing)
+@pytest.mark.parametrize("kind,mode,reason", [("zal", m, r) for m, r in _REJECTED]
+                         + [("whitelist", m, r) for m, r in _REJECTED if m != "empty"])
 def test_a_list_it_must_reject_keeps_the_last_good_copy(world, kind, mode, reason):
     w = world()
     first = w.post("/lists-refresh").json()
@@ -708,6 +717,17 @@ def test_a_list_it_must_reject_keeps_the_last_good_copy(world, kind, mode, reaso
     w.stub.set_list(kind, "normal")
     answer = w.post("/lists-refresh").json()
     assert answer["accepted"][kind] is True and answer["volgnummers"][kind] == w.stub.volgnummer
+
+
+def test_a_whitelist_without_nodes_allows_nothing(world):
+    w = world()
+    w.post("/lists-refresh")
+    w.stub.set_list("whitelist", "empty")
+    answer = w.post("/lists-refresh").json()
+    assert answer["accepted"]["whitelist"] is True and answer["volgnummers"]["whitelist"] == w.stub.volgnummer
+    mark = w.stub.mark()
+    assert done_params(w.flow()["done"]) == {"status": "error", "reason": "whitelist"}
+    assert {r.endpoint for r in w.stub.records[mark:]} == {"lists"}
 
 
 def test_a_host_removed_from_the_whitelist_is_not_contacted(world):
@@ -964,3 +984,153 @@ def test_all_faults_at_once_neither_crash_nor_hang(world):
         assert w.post(path).status_code < 600
     assert time.monotonic() - started < 30
     assert str(uuid.UUID(w.stub.of("token")[0].headers["x-correlation-id"]))
+
+
+# ====================================================================== against the PGO harness
+@pytest.fixture
+def harnessed(tmp_path: Path) -> Iterator[Callable[..., tuple[Any, World]]]:
+    """start_with_harness(): the PGO harness and the reference PGO configured against each other."""
+    from validatiestraat.pgo.reference import start_with_harness
+
+    started: list[tuple[Any, World]] = []
+
+    def make(*faults: str) -> tuple[Any, World]:
+        harness, pgo = start_with_harness(tmp_path / f"h{len(started)}", faults)
+        w = World(pgo, harness.urls["ca"])
+        started.append((harness, w))
+        return harness, w
+
+    yield make
+    for harness, w in started:
+        w.close()
+        harness.stop()
+
+
+def _endpoints(harness: Any, since: int = 0) -> list[str]:
+    return [s.endpoint for s in harness.seen(since) if s.endpoint != "lists"]
+
+
+def test_against_the_harness_a_conforming_flow(harnessed):
+    harness, w = harnessed()
+    target = w.pgo.target_dict()
+    assert target["pgo"]["redirect_uri"] == harness.redirect_uri and target["pgo"]["client_id"] == harness.client_id
+    out = w.flow(harness.urls["aanbieder"])
+    assert done_params(out["done"]) == {"status": "ok"}
+    assert out["authorization_url"].split("?")[0] == harness.urls["authorization"]
+    assert _endpoints(harness) == ["authorize", "token"] + ["resource"] * 28
+    [auth] = harness.seen(0, "authorize")
+    assert auth.param("scope") == "referentiezorgaanbieder" and auth.param("client_id") == "localhost"
+    assert auth.param("redirect_uri") == harness.redirect_uri and auth.status == 302
+    [token] = harness.seen(0, "token")
+    assert token.client_certificate == frozenset({"localhost"}) and token.status == 200
+    assert token.form_value("redirect_uri") == auth.param("redirect_uri")
+    assert token.header("X-Correlation-ID") == auth.param("X-Correlation-ID")
+    assert harness.presentations(token.form_value("code")) == 1
+    resources = harness.seen(0, "resource")
+    assert all(r.status == 200 and r.client_certificate == frozenset({"localhost"}) for r in resources)
+    # the harness's strict resource server answered every search: each is catalogued
+    assert [r.path + "?" + r.raw_query if r.raw_query else r.path for r in resources] == [
+        "/fhir/" + s.describe() for s in SEARCHES]
+
+
+def test_against_the_harness_scripted_answers(harnessed):
+    harness, w = harnessed()
+    aanbieder = harness.urls["aanbieder"]
+    assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+    for behaviour, reason in (("tamper_state", "state"), ("unknown_state", "state"), ("replay_state", "state"),
+                              ("deny", "access_denied"), ("server_error", "server_error")):
+        since = harness.mark()
+        harness.answer("authorize", behaviour)
+        assert done_params(w.flow(aanbieder)["done"]) == {"status": "error", "reason": reason}, behaviour
+        assert _endpoints(harness, since) == ["authorize"], behaviour
+    since = harness.mark()
+    harness.answer("token", "server_error")
+    assert done_params(w.flow(aanbieder)["done"]) == {"status": "error", "reason": "token_server_error"}
+    assert _endpoints(harness, since) == ["authorize", "token"]
+    # refresh twice: the latest refresh token each time
+    assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+    since = harness.mark()
+    assert w.post("/refresh").status_code == 200 and w.post("/refresh").status_code == 200
+    first, second = harness.seen(since, "token")
+    assert second.form_value("refresh_token") == json.loads(first.response_body)["refresh_token"]
+    # 401 invalid_token: one refresh, the search again
+    since = harness.mark()
+    harness.answer("resource", "invalid_token")
+    assert w.post("/fetch").json() == {"status": "ok", "requests": 29}
+    assert _endpoints(harness, since) == ["resource", "token"] + ["resource"] * 28
+    # short-lived consent and a token of 2 s: refreshed before use
+    harness.answer("token", "short_lived")
+    assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+    time.sleep(2.2)
+    since = harness.mark()
+    assert w.post("/fetch").json()["status"] == "ok"
+    assert _endpoints(harness, since)[:2] == ["token", "resource"]
+    harness.answer("token", "no_refresh_token")
+    assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+    assert w.post("/refresh").status_code == 409
+
+
+def test_against_the_harness_the_lists_scenario(harnessed):
+    harness, w = harnessed()
+    aanbieder = harness.urls["aanbieder"]
+    assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+    harness.set_list("whitelist", "without_dva_host")
+    assert w.post("/lists-refresh").json()["accepted"]["whitelist"] is True
+    since = harness.mark()
+    assert done_params(w.flow(aanbieder)["done"]) == {"status": "error", "reason": "whitelist"}
+    assert _endpoints(harness, since) == []
+    harness.set_list("whitelist", "normal")
+    for mode in ("schema_invalid", "empty"):
+        harness.set_list("zal", mode)
+        answer = w.post("/lists-refresh").json()
+        assert answer["accepted"]["zal"] is False and answer["volgnummers"]["zal"] == 100, (mode, answer)
+        since = harness.mark()
+        assert done_params(w.flow(aanbieder)["done"])["status"] == "ok", mode
+        assert _endpoints(harness, since)[:2] == ["authorize", "token"]
+    harness.set_list("zal", "normal")
+    held = w.post("/lists-refresh").json()["volgnummers"]["zal"]
+    harness.set_list("zal", "lower_volgnummer")
+    answer = w.post("/lists-refresh").json()
+    assert answer["accepted"]["zal"] is False and answer["volgnummers"]["zal"] == held
+
+
+@pytest.mark.parametrize("fault", ["wrong-interfaceversie", "no-client-certificate", "endpoint-not-from-zal",
+                                   "code-reused", "accepts-invalid-lists", "crashes-without-refresh-token",
+                                   "predictable-state"])
+def test_against_the_harness_faults_show(harnessed, fault):
+    harness, w = harnessed(fault)
+    aanbieder = harness.urls["aanbieder"]
+    if fault == "wrong-interfaceversie":  # the authorization endpoint of 2.3.0, which answers 404
+        out = w.flow(aanbieder)
+        assert out["authorization_url"].split("?")[0] == harness.urls["other_authorization"]
+        assert _endpoints(harness) == ["other"]
+    elif fault == "no-client-certificate":  # the backchannel refuses the handshake: no token request arrives
+        out = w.flow(aanbieder)
+        assert done_params(out["done"]) == {"status": "error", "reason": "token_unreachable"}
+        assert _endpoints(harness) == ["authorize"]
+        assert not w.pgo.outgoing[-1]["client_certificate"] and "error" in w.pgo.outgoing[-1]
+    elif fault == "endpoint-not-from-zal":
+        out = w.flow(aanbieder)
+        assert done_params(out["done"])["status"] == "ok"
+        hosts = {s.endpoint: s.host.split(":")[0] for s in harness.seen(0) if s.endpoint != "lists"}
+        assert hosts == {"authorize": "127.0.0.1", "token": "localhost", "resource": "127.0.0.1"}
+    elif fault == "code-reused":
+        harness.answer("token", "server_error")
+        assert done_params(w.flow(aanbieder)["done"])["status"] == "ok"
+        first, second = harness.seen(0, "token")
+        assert first.status == 500 and second.status == 200
+        assert harness.presentations(first.form_value("code")) == 2
+    elif fault == "accepts-invalid-lists":  # an empty body leaves the PGO without a ZAL
+        harness.set_list("zal", "empty")
+        assert w.post("/lists-refresh").json()["accepted"]["zal"] is True
+        assert done_params(w.flow(aanbieder)["done"]) == {"status": "error", "reason": "no_zal"}
+    elif fault == "crashes-without-refresh-token":
+        harness.answer("token", "no_refresh_token")
+        r = w.browser.get(f"{w.pgo.base_url}/start", params={"aanbieder": aanbieder, "gegevensdienst": "48"})
+        callback = w.browser.get(r.headers["location"]).headers["location"]
+        assert w.browser.get(callback).status_code == 500
+        assert _endpoints(harness) == ["authorize", "token"]
+    elif fault == "predictable-state":
+        for _ in range(3):
+            w.flow(aanbieder)
+        assert [s.param("state") for s in harness.seen(0, "authorize")] == ["1", "2", "3"]

@@ -128,17 +128,22 @@ _TABLE: tuple[Fault, ...] = (
           "contacted",
           ("PGO-LIST-01",), component="lists"),
     Fault("accepts-invalid-lists",
-          "lists that fail their XML Schema or have no entries are accepted and replace the last good copy "
-          "(an unreadable list leaves the PGO without one)",
+          "lists that fail their XML Schema or have no entries are accepted and replace the last good copy; an "
+          "unreadable one (e.g. an empty body) leaves the PGO without that list, so no flow can start",
           ("PGO-LIST-02",), component="lists"),
     Fault("accepts-lower-volgnummer",
           "a list with a lower Volgnummer than the one held is accepted",
           ("PGO-LIST-03",), component="lists"),
     Fault("wrong-interfaceversie",
-          "the endpoints are taken from another interfaceversie of the aanbieder than the highest one that "
-          "offers the gegevensdienst (the lowest other one; its entry for the gegevensdienst, else its first "
-          "gegevensdienst); observable when the ZAL lists the aanbieder under more than one interfaceversie",
-          ("PGO-LIST-04",), component="lists"),
+          "the endpoints are taken from the aanbieder's highest interfaceversie whether or not it offers the "
+          "gegevensdienst (when that is the right one: the next lower one; its entry for the gegevensdienst, "
+          "else its first gegevensdienst), so the authorization request goes to another interfaceversie's "
+          "AuthorizationEndpointuri; observable when the ZAL lists the aanbieder under more than one "
+          "interfaceversie (the harness's 2.3.0 offers only 49 at /other-interfaceversie/, which answers 404: "
+          "the flow ends there)",
+          ("PGO-LIST-04", "PGO-AUTHZ-01"),
+          blocks=("PGO-AUTHZ-02", "PGO-AUTHZ-03", "PGO-TOKEN-01", "PGO-TOKEN-02", "PGO-TOKEN-03", "PGO-TOKEN-04")
+          + _NEEDS_TOKEN, component="lists"),
 )
 
 #: every fault of the reference PGO by name

@@ -55,6 +55,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -195,6 +196,7 @@ class ReferencePGO:
         connect_timeout: float = 3.0,
         read_timeout: float = 5.0,
         flow_lifetime: float = FLOW_LIFETIME,
+        port: int = 0,
         verbose: bool = False,
     ):
         self.faults: frozenset[str] = check_pgo_faults(faults)
@@ -213,6 +215,8 @@ class ReferencePGO:
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
         self.flow_lifetime = float(flow_lifetime)
+        #: the listener's port (0: a free one)
+        self.requested_port = int(port)
         self.verbose = verbose
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self._owns_workdir = False
@@ -248,7 +252,8 @@ class ReferencePGO:
             server_ctx = self._server_context(self.workdir / "pgo-pki")
             self._ctx_cert = self._client_context(with_certificate=True)
             self._ctx_plain = self._client_context(with_certificate=False)
-            self._listener = _Listener("pgo", server_ctx, self._app, self.note, self.verbose)
+            self._listener = _Listener("pgo", server_ctx, self._app, self.note, self.verbose,
+                                       port=self.requested_port)
             self._thread = threading.Thread(target=self._listener.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="reference-pgo", daemon=True)
             self._thread.start()
@@ -482,7 +487,7 @@ class ReferencePGO:
         za = zal.content.find(right["aanbieder"])
         others = [iv for iv in (za.interfaceversies if za else [])
                   if iv.id is not None and iv.id.value != right["interfaceversie"]]
-        others.sort(key=lambda iv: _version_key(iv.id.value if iv.id else ""))
+        others.sort(key=lambda iv: _version_key(iv.id.value if iv.id else ""), reverse=True)
         for iv in others:
             entries = [g for g in iv.gegevensdiensten if g.id is not None and g.id.value == gegevensdienst]
             entries += [g for g in iv.gegevensdiensten if g not in entries]
@@ -550,7 +555,9 @@ class ReferencePGO:
             where = f"line {first.line}: " if first.line else ""
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             return document, f"schema: {where}{first.message}{more}"
-        if _entries(document) == 0:
+        if _entries(document) == 0 and kind != "whitelist":
+            # an aanbieder list without aanbieders is a bad publication: keep the last good copy. A
+            # Whitelist without nodes is taken as it is: it allows no connection at all (fail-safe)
             return document, "the list has no entries"
         return document, None
 
@@ -850,6 +857,46 @@ class ReferencePGO:
 
 
 # ---------------------------------------------------------------------- helpers
+def free_port() -> int:
+    """A port of 127.0.0.1 that is free now (for a harness that must know the redirect_uri first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_with_harness(workdir: Path | str, faults: Iterable[str] = (), *, verbose: bool = False,
+                       timeout: float = 10.0) -> tuple[Any, "ReferencePGO"]:
+    """The PGO harness and the reference PGO configured against each other, both started: what
+    ``validatiestraat run --role pgo`` needs for its default target. The harness's OCL holds the
+    PGO (client_id ``localhost``, its exact redirect_uri) and issues its client certificate; the
+    PGO reads the harness's lists and trusts its CA. Returns ``(harness, pgo)``; stop both
+    (``pgo.stop()`` first). Unknown faults: :class:`~validatiestraat.reference.faults.UnknownFault`
+    before anything starts."""
+    from validatiestraat.pgo.harness import PGOHarness  # local: the harness is not needed otherwise
+
+    chosen = check_pgo_faults(faults)
+    workdir = Path(workdir)
+    last_error: OSError | None = None
+    for _ in range(3):  # the free port may be taken between free_port() and the listen
+        port = free_port()
+        harness = PGOHarness(workdir / "harness", "localhost", f"https://localhost:{port}/callback",
+                             organisation_name=ORGANISATION_NAME, verbose=verbose).start()
+        try:
+            pgo = ReferencePGO(workdir / "pgo", {k: harness.urls[k] for k in LIST_KINDS}, harness.urls["ca"],
+                               harness.urls["client_certificate"], harness.urls["client_key"],
+                               aanbieder_default=harness.urls.get("aanbieder"), gegevensdienst=harness.gegevensdienst,
+                               faults=chosen, port=port, timeout=timeout, verbose=verbose).start()
+        except OSError as exc:
+            harness.stop()
+            last_error = exc
+            continue
+        except BaseException:
+            harness.stop()
+            raise
+        return harness, pgo
+    raise RuntimeError(f"the reference PGO could not listen on a free port: {last_error}")
+
+
 def _first(pairs: list[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in pairs:
@@ -929,4 +976,5 @@ def is_uuid(value: str | None) -> bool:
     return bool(value) and bool(_UUID.match(value or ""))
 
 
-__all__ = ["ReferencePGO", "Flow", "Consent", "HeldList", "LIST_KINDS", "FOREVER_TRIES", "new_id", "is_uuid"]
+__all__ = ["ReferencePGO", "Flow", "Consent", "HeldList", "LIST_KINDS", "FOREVER_TRIES", "free_port", "is_uuid",
+           "new_id", "start_with_harness"]
