@@ -27,7 +27,8 @@ def transport_block(http: HttpSubject | None) -> Verdict | None:
     exchange is BLOCKED by it, not an error of the tool."""
     if http is None or http.response is not None or http.error_code != "server_certificate_invalid":
         return None
-    blocker = "TLS-CERT-03" if "host" in (http.error or "").lower() else "TLS-CERT-01"
+    error = (http.error or "").lower()
+    blocker = "TLS-CERT-03" if ("hostname" in error or "host name" in error) else "TLS-CERT-01"
     return Verdict.blocked(f"blocked by {blocker}: {http.error}", [blocker])
 
 

@@ -249,10 +249,16 @@ class Runner:
                 ctx.blockers[var] = (list(outcome.blocked_by), outcome.skipped)
                 continue
             bad = [r for r in results if r.status in (Status.FAIL, Status.ERROR, Status.WARNING)]
-            reqs = list(dict.fromkeys(req for r in bad for req in r.requirements))
-            why = (f"step '{step['name']}' {bad[0].status.value}ed: {bad[0].reason}" if bad
+            blocked = [r for r in results if r.status is Status.BLOCKED and r.blocked_by]
+            reqs = list(dict.fromkeys([req for r in bad for req in r.requirements]
+                                      + [req for r in blocked for req in r.blocked_by]))
+            if not bad and blocked:
+                bad = blocked
+            verb = {Status.FAIL: "failed", Status.ERROR: "could not be judged", Status.WARNING: "warned",
+                    Status.BLOCKED: "was blocked"}
+            why = (f"step '{step['name']}' {verb[bad[0].status]}: {bad[0].reason}" if bad
                    else f"step '{step['name']}' did not produce it" + (f" ({outcome.error})" if outcome.error else ""))
-            ctx.blockers[var] = (reqs, why.replace("faileded", "failed").replace("errored", "errored"))
+            ctx.blockers[var] = (reqs, why)
 
     async def _execute(self, kind, step: dict[str, Any], ctx: FlowContext) -> StepOutcome:
         spec = {k: v for k, v in step.items() if k not in ("expect", "capture")}

@@ -81,7 +81,10 @@ class Authorize(StepKind):
         },
     }
 
-    implicit_checks = ({"oauth.redirect_wellformed": True},)
+    #: every authorization response the run provokes is inspected: the exact state and RFC 6749
+    #: codes (AS-AUTHZ-01's state rule) and, on an error redirect, an error_description (AS-AUTHZ-12)
+    implicit_checks = ({"oauth.redirect_wellformed": True},
+                       {"oauth.error_description": {}, "requirements": ["AS-AUTHZ-12"], "severity": "info"})
 
     async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
         client = ctx.target.other_client if spec.get("client") == "other" and ctx.target.other_client else ctx.target.client
