@@ -103,6 +103,53 @@ def _reference_target(stack: ExitStack, faults: list[str], strict: bool = True) 
     return target_from_dict(dva.target_dict(), workdir, source="embedded reference DVA")
 
 
+def _pgo_target(stack: ExitStack, args: argparse.Namespace, faults: list[str]) -> Target:
+    """A PGO run: the harness plays the DVA and the stelselnode; the target is the user's PGO (a
+    target file with role: pgo) or the embedded reference PGO (with its fault switches)."""
+    import socket
+
+    from validatiestraat.pgo.harness import PGOHarness
+    from validatiestraat.pgo.reference import ReferencePGO
+    from validatiestraat.target import load_target, pgo_target_from_dict
+
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="validatiestraat-pgo-")))
+    if args.target:
+        target = load_target(args.target)
+        if target.role != "pgo":
+            raise UserError(f"{args.target}: --role pgo needs a target file with `role: pgo` and a `pgo:` block "
+                            "(see docs/pgo.md)")
+        block = target.pgo or {}
+        harness = PGOHarness(workdir / "harness", block["client_id"], block["redirect_uri"],
+                             organisation_name=block.get("organisation_name", "Test PGO"),
+                             client_ca=Path(block["client_ca"]) if block.get("client_ca") else None,
+                             gegevensdienst=str(block.get("gegevensdienst", "48")))
+        harness.start()
+        stack.callback(harness.stop)
+    else:
+        with socket.socket() as sock:  # the reference PGO's port, known before the harness publishes its OCL
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        harness = PGOHarness(workdir / "harness", "localhost", f"https://localhost:{port}/callback",
+                             organisation_name="validatiestraat reference PGO")
+        harness.start()
+        stack.callback(harness.stop)
+        urls = harness.urls
+        pgo = ReferencePGO(workdir / "pgo", {k: urls[k] for k in ("zal", "whitelist", "ocl", "gnl")},
+                           trust=urls["ca"], client_certificate=urls["client_certificate"],
+                           client_key=urls["client_key"], client_id="localhost", faults=faults, port=port)
+        pgo.start()
+        stack.callback(pgo.stop)
+        target = pgo_target_from_dict(pgo.target_dict(), workdir, source="embedded reference PGO")
+    urls = harness.urls
+    target.harness = harness
+    target.aanbieder = urls["aanbieder"].removesuffix("@medmij")  # the scope a 2.x Verzamelen flow asks for
+    target.authorization_endpoint, target.token_endpoint = urls["authorization"], urls["token"]
+    target.resource_endpoint = urls["resource"].rstrip("/")
+    target.trust = list(target.trust) + [Path(urls["ca"])]
+    target.options = {"faults": faults} if faults else {}
+    return target
+
+
 def _faults(args: argparse.Namespace) -> list[str]:
     from validatiestraat.reference.faults import expand
 
@@ -142,10 +189,22 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("no scenario matches the selection (--scenarios, -k, --tag, --role)")
     if args.concurrency < 1:
         raise UserError(f"--concurrency must be at least 1 (got {args.concurrency})")
-    faults = _faults(args) if (args.fault or args.fault_profile) else []
+    if args.role == "pgo":
+        from validatiestraat.pgo.faults import check_pgo_faults
+
+        if args.fault_profile:
+            raise UserError("--fault-profile names DVA fault profiles; for the reference PGO use --fault")
+        faults = sorted(check_pgo_faults([f for item in args.fault for f in item.split(",")]))
+    else:
+        faults = _faults(args) if (args.fault or args.fault_profile) else []
     console = Console(stderr=True) if args.json else Console()
     with ExitStack() as stack:
-        if args.target:
+        if args.role == "pgo":
+            if args.target and faults:
+                raise UserError("--fault applies to the embedded reference PGO only; drop --target or --fault")
+            target = _pgo_target(stack, args, faults)
+            args.concurrency = 1  # one PGO, one harness: its scenarios change shared state, one at a time
+        elif args.target:
             if faults:
                 raise UserError("--fault and --fault-profile apply to the embedded reference DVA only; "
                                 "drop --target or the faults")
@@ -156,6 +215,8 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             target = _reference_target(stack, faults, strict=not args.lenient)
         runner = Runner(target, scenarios, concurrency=args.concurrency, faults=faults, scope=scope_of(target, args))
+        if target.harness is not None:
+            target.harness.attach(runner.recorder)
         if args.json:
             result = asyncio.run(runner.run())
         else:

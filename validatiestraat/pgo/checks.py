@@ -65,6 +65,24 @@ def _preceding_authorize(window: PgoWindow, before: Seen) -> Seen | None:
     return candidates[-1] if candidates else None
 
 
+def is_bsn(digits: str) -> bool:
+    """The elfproef of a Dutch BSN: 9 digits, sum(d_i * (9 - i)) - d_9 divisible by 11."""
+    if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
+        return False
+    total = sum(int(d) * (9 - i) for i, d in enumerate(digits[:8])) - int(digits[8])
+    return total % 11 == 0
+
+
+def _bsn_in(value: str) -> bool:
+    """A BSN standing on its own in a URL part; codes of a coded value (system|code) do not count."""
+    for part in re.split(r"[,/&=]", value):
+        if "|" in part:
+            continue
+        if any(is_bsn(m.group(0)) for m in BSN_LIKE.finditer(part)):
+            return True
+    return False
+
+
 class PgoCheck(Check):
     """A check of a PGO step's window; subclasses implement ``judge``."""
 
@@ -463,8 +481,8 @@ class NoPatientParameter(PgoCheck):
             if names & {"patient", "subject"}:
                 return _fail(f"{s.describe()}: the URL names the patient ({', '.join(sorted(names & {'patient', 'subject'}))}=); "
                              "the DVA knows the person from the token", [s])
-            if BSN_LIKE.search(s.path + "?" + s.raw_query) or "NamingSystem/bsn" in s.raw_query:
-                return _fail(f"{s.describe()}: a BSN-like number in the URL", [s])
+            if "NamingSystem/bsn" in s.raw_query or any(_bsn_in(v) for v in [s.path] + [v for _, v in s.query]):
+                return _fail(f"{s.describe()}: a BSN (a 9-digit number passing the elfproef) in the URL", [s])
         return _pass(f"{len(seen)} resource URL(s) without patient parameters or BSN", seen)
 
 

@@ -53,7 +53,7 @@ def harness_vars(ctx: FlowContext) -> dict[str, str]:
     harness = ctx.target.harness
     urls = dict(harness.urls)
     return {
-        "aanbieder": ctx.target.aanbieder,
+        "aanbieder": urls.get("aanbieder", ctx.target.aanbieder),  # the ZAL Zorgaanbiedernaam
         "gegevensdienst": str((ctx.target.gegevensdiensten or ["48"])[0]),
         "zal": urls.get("zal", ""), "whitelist": urls.get("whitelist", ""), "ocl": urls.get("ocl", ""),
         "gnl": urls.get("gnl", ""), "authorization": urls.get("authorization", ""),
