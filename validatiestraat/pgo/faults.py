@@ -29,9 +29,11 @@ from collections.abc import Iterable
 from validatiestraat.reference.faults import Fault, UnknownFault, _split, describe
 
 #: requirements whose checks need an access token (a harness that refuses the faulty token
-#: request leaves nothing for them to judge)
+#: request leaves nothing for them to judge): the refresh, the resource requests, and the list
+#: scenarios' "the flow still completes" (a flow that cannot complete says nothing about the lists)
 _NEEDS_TOKEN: tuple[str, ...] = (
     "PGO-TOKEN-05", "PGO-RES-01", "PGO-RES-02", "PGO-RES-03", "PGO-RES-04", "PGO-RES-05", "PGO-RES-06",
+    "PGO-LIST-02", "PGO-LIST-03",
 )
 
 _TABLE: tuple[Fault, ...] = (
@@ -142,8 +144,8 @@ _TABLE: tuple[Fault, ...] = (
           "interfaceversie (the harness's 2.3.0 offers only 49 at /other-interfaceversie/, which answers 404: "
           "the flow ends there)",
           ("PGO-LIST-04", "PGO-AUTHZ-01"),
-          blocks=("PGO-AUTHZ-02", "PGO-AUTHZ-03", "PGO-TOKEN-01", "PGO-TOKEN-02", "PGO-TOKEN-03", "PGO-TOKEN-04")
-          + _NEEDS_TOKEN, component="lists"),
+          blocks=("PGO-AUTHZ-02", "PGO-AUTHZ-03", "PGO-STATE-01", "PGO-STATE-02", "PGO-STATE-03", "PGO-TOKEN-01",
+                  "PGO-TOKEN-02", "PGO-TOKEN-03", "PGO-TOKEN-04") + _NEEDS_TOKEN, component="lists"),
 )
 
 #: every fault of the reference PGO by name

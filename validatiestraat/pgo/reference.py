@@ -672,7 +672,9 @@ class ReferencePGO:
         correlation_id = new_id() if "correlation-id-not-reused" in self.faults else flow.correlation_id
         tries = 2 if "code-reused" in self.faults else 1  # conforming: a code is presented once
         response = None
+        sent = time.monotonic()  # the token's life is counted from the request, not from our reading of it
         for _ in range(tries):
+            sent = time.monotonic()
             response = self._post_token(flow.endpoints["token"], params, correlation_id, deadline, "token")
             if response is not None and response.status_code < 500:
                 break
@@ -690,7 +692,7 @@ class ReferencePGO:
             aanbieder=flow.aanbieder, gegevensdienst=flow.gegevensdienst, endpoints=flow.endpoints,
             zal_endpoints=flow.zal_endpoints, flow_correlation_id=flow.correlation_id,
             correlation_id=flow.correlation_id, access_token=body["access_token"],
-            expires_in=_expires_in(body), issued=time.monotonic(), refresh_token=refresh or None,
+            expires_in=_expires_in(body), issued=sent, refresh_token=refresh or None,
             first_refresh_token=refresh or None,
             scope=body.get("scope") if isinstance(body.get("scope"), str) else None,
         ), None
@@ -704,6 +706,7 @@ class ReferencePGO:
                           else new_id())
         params = {"grant_type": "refresh_code" if "refresh-code-grant" in self.faults else "refresh_token",
                   "refresh_token": token, "client_id": self.client_id}
+        sent = time.monotonic()
         response = self._post_token(consent.endpoints["token"], params, correlation_id, deadline, "refresh")
         if response is None:
             return False, "token_unreachable"
@@ -721,7 +724,7 @@ class ReferencePGO:
         with self._lock:
             consent.access_token = body["access_token"]
             consent.expires_in = _expires_in(body)
-            consent.issued = time.monotonic()
+            consent.issued = sent
             rotated = body.get("refresh_token")
             if isinstance(rotated, str) and rotated:
                 consent.refresh_token = rotated  # rotation: the old one is spent
