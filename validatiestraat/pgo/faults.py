@@ -105,8 +105,9 @@ _TABLE: tuple[Fault, ...] = (
     # ------------------------------------------------------------------ resource requests
     Fault("token-in-query",
           "resource requests carry the access token in the URL too (access_token=... in the query, besides "
-          "the Authorization header)",
-          ("PGO-RES-01",), component="resource"),
+          "the Authorization header); a resource server that refuses such requests (as the harness's does: "
+          "HTTP 400) serves no data, so the list scenarios' flows fetch nothing",
+          ("PGO-RES-01",), blocks=("PGO-LIST-02", "PGO-LIST-03"), component="resource"),
     Fault("request-id-reused",
           "every resource request of a run carries the same MedMij-Request-ID",
           ("PGO-RES-02",), component="resource"),

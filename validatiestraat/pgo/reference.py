@@ -13,6 +13,10 @@ that breaks one PGO-* rule at a time::
         target = pgo.target_dict()        # the pgo: block of validatiestraat/pgo/target.py
         ...
 
+Against the PGO harness (:mod:`validatiestraat.pgo.harness`), whose OCL must name the PGO's
+redirect_uri before the PGO exists, :func:`start_with_harness` picks the port first (``port=``)
+and wires the two together (the harness's lists, CA and issued client certificate).
+
 One HTTPS listener on a free port of 127.0.0.1 (URLs use ``localhost``; its own throw-away CA and
 server certificate, :attr:`ReferencePGO.ca_path`), served by the reference DVA's listener
 (:mod:`validatiestraat.reference.server`) in daemon threads:
