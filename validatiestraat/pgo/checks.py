@@ -83,13 +83,56 @@ def _bsn_in(value: str) -> bool:
     return False
 
 
+def _token_ok(seen: Iterable[Seen]) -> bool:
+    return any(t.endpoint == "token" and t.status == 200 and token_json(t).get("access_token") for t in seen)
+
+
+def stage_block(window: PgoWindow, needs: str, ctx: FlowContext) -> Verdict | None:
+    """BLOCKED when an earlier stage of the PGO's flow failed (``authorize``, ``token_request``,
+    ``token``), naming the requirement of that root
+    failure: a check of resource requests cannot judge a PGO that never obtained a token, and says
+    so instead of failing a second time for the same defect."""
+    flow_step = window.action == "flow"
+    scope = window.seen if flow_step else window.harness.seen(window.scenario_start)
+    if not any(s.endpoint == "authorize" for s in scope):
+        flows = "; ".join(f.error or f.config_error or "" for f in window.flows if f.error or f.config_error)
+        stray = next((s for s in scope if s.endpoint == "other"), None)
+        why = (f"its authorization request went to {stray.path}, not to the ZAL AuthorizationEndpointuri" if stray
+               else "the PGO's flow never reached the ZAL authorization endpoint" + (f" ({flows})" if flows else ""))
+        return Verdict.blocked(f"blocked by PGO-AUTHZ-01: {why}", ["PGO-AUTHZ-01"])
+    if needs == "token_request" and not any(s.endpoint == "token" for s in scope):
+        return Verdict.blocked("blocked by PGO-TOKEN-01: no token request reached the ZAL TokenEndpointuri (a "
+                               "request without a client certificate fails in the TLS handshake)", ["PGO-TOKEN-01"])
+    if needs == "token" and not _token_ok(scope):
+        probe = PgoWindow(since=window.since, seen=[s for s in scope if s.endpoint in ("authorize", "token")],
+                          harness=window.harness, flows=window.flows, client_id=window.client_id,
+                          redirect_uri=window.redirect_uri, aanbieder=window.aanbieder)
+        roots = [check for check in (TokenTransport(), TokenParams(), TokenHeaders())
+                 if check.judge(True, probe, ctx).status is Status.FAIL]
+        reqs = [r for check in roots for r in check.requirements]
+        first = roots[0].judge(True, probe, ctx).reason if roots else \
+            "the PGO obtained no access token (the harness answered its token requests as scripted)"
+        return Verdict.blocked((f"blocked by {', '.join(reqs)}: " if reqs else "blocked: ") + first, reqs)
+    return None
+
+
 class PgoCheck(Check):
-    """A check of a PGO step's window; subclasses implement ``judge``."""
+    """A check of a PGO step's window; subclasses implement ``judge``.
+
+    ``needs``: the stage of the flow the check's evidence depends on ("authorize": an authorization
+    request reached the harness; "token": the PGO obtained an access token). When that stage
+    failed, the check ends BLOCKED by the root failure instead of failing again."""
+
+    needs: str = ""
 
     def evaluate(self, arg: Any, outcome: StepOutcome, ctx: FlowContext) -> Verdict:
         window = outcome.subject
         if not isinstance(window, PgoWindow):
             return Verdict.errored(outcome.error or "this check applies to a pgo.* step")
+        if self.needs:
+            blocked = stage_block(window, self.needs, ctx)
+            if blocked:
+                return blocked
         return self.judge(arg, window, ctx)
 
     def judge(self, arg: Any, window: PgoWindow, ctx: FlowContext) -> Verdict:  # pragma: no cover
@@ -134,6 +177,7 @@ class AuthorizeEndpoint(PgoCheck):
 @register_check
 class AuthorizeParams(PgoCheck):
     name = "pgo.authorize_params"
+    needs = "authorize"
     title = "response_type=code, client_id = OCL Hostname, redirect_uri on that host, scope = the aanbieder, a state"
     requirements = ("PGO-AUTHZ-02",)
     schema = {"type": "boolean"}
@@ -167,6 +211,7 @@ class AuthorizeParams(PgoCheck):
 @register_check
 class AuthorizeIds(PgoCheck):
     name = "pgo.authorize_ids"
+    needs = "authorize"
     title = "MedMij-Request-ID and X-Correlation-ID query parameters: UUIDs, new per request / per authorization"
     requirements = ("PGO-AUTHZ-03",)
     schema = {"type": "boolean"}
@@ -194,6 +239,7 @@ class AuthorizeIds(PgoCheck):
 @register_check
 class StateUnpredictable(PgoCheck):
     name = "pgo.state_unpredictable"
+    needs = "authorize"
     title = "The state is unpredictable over several flows and within the bounds"
     requirements = ("PGO-STATE-01",)
     schema = {"type": "object", "additionalProperties": False,
@@ -232,6 +278,7 @@ def _sequential(states: list[str]) -> bool:
 
 @register_check
 class NoTokenRequest(PgoCheck):
+    needs = "authorize"
     name = "pgo.no_token_request"
     title = "No token request follows a redirect the PGO must reject"
     requirements = ("PGO-STATE-02",)
@@ -258,6 +305,7 @@ def _code_requests(window: PgoWindow) -> list[Seen]:
 @register_check
 class TokenTransport(PgoCheck):
     name = "pgo.token_transport"
+    needs = "authorize"
     title = "Token requests: POST, form-encoded, to the ZAL TokenEndpointuri, over mTLS with the client certificate"
     requirements = ("PGO-TOKEN-01",)
     schema = {"type": "boolean"}
@@ -282,6 +330,7 @@ class TokenTransport(PgoCheck):
 @register_check
 class TokenParams(PgoCheck):
     name = "pgo.token_params"
+    needs = "token_request"
     title = "grant_type=authorization_code, the issued code, the exact redirect_uri, client_id"
     requirements = ("PGO-TOKEN-02",)
     schema = {"type": "boolean"}
@@ -312,6 +361,7 @@ class TokenParams(PgoCheck):
 @register_check
 class TokenHeaders(PgoCheck):
     name = "pgo.token_headers"
+    needs = "token_request"
     title = "Token requests carry a new MedMij-Request-ID and the authorization's X-Correlation-ID"
     requirements = ("PGO-TOKEN-03",)
     schema = {"type": "boolean"}
@@ -337,6 +387,7 @@ class TokenHeaders(PgoCheck):
 @register_check
 class CodeOnce(PgoCheck):
     name = "pgo.code_once"
+    needs = "token_request"
     title = "Each authorization code is presented at most once (also after a 5xx answer)"
     requirements = ("PGO-TOKEN-04",)
     schema = {"type": "boolean"}
@@ -362,6 +413,7 @@ class CodeOnce(PgoCheck):
 @register_check
 class RefreshRequest(PgoCheck):
     name = "pgo.refresh_request"
+    needs = "token"
     title = "Refresh: grant_type=refresh_token with the latest refresh token, new request and correlation IDs"
     requirements = ("PGO-TOKEN-05",)
     schema = {"type": "boolean"}
@@ -394,6 +446,7 @@ class RefreshRequest(PgoCheck):
 @register_check
 class ShortLivedHandled(PgoCheck):
     name = "pgo.short_lived_handled"
+    needs = "token"
     title = "A token response without refresh_token or scope (short-lived consent) is handled"
     requirements = ("PGO-TOKEN-05",)
     schema = {"type": "boolean"}
@@ -418,6 +471,7 @@ class ShortLivedHandled(PgoCheck):
 @register_check
 class ResourceEndpoint(PgoCheck):
     name = "pgo.resource_endpoint"
+    needs = "token"
     title = "Resource requests go to the ZAL ResourceEndpointuri with a Bearer header, never a token in the URL"
     requirements = ("PGO-RES-01",)
     schema = {"type": "boolean"}
@@ -430,9 +484,13 @@ class ResourceEndpoint(PgoCheck):
         if missing:
             return missing
         base = _path(window.harness.urls["resource"])
+        host = urlsplit(window.harness.urls["resource"]).netloc
         for s in seen:
             if not (_path(s.path) + "/").startswith(base + "/"):
                 return _fail(f"{s.describe()}: not under the ZAL ResourceEndpointuri {base}", [s])
+            if s.host and s.host.lower() != host.lower():
+                return _fail(f"{s.describe()}: sent to host {s.host!r}, not to the ZAL ResourceEndpointuri's "
+                             f"{host!r}", [s])
             if "access_token" in dict(s.query) or "access_token" in dict(s.form or []):
                 return _fail(f"{s.describe()}: the access token travels as a parameter; only the Authorization "
                              "header may carry it", [s])
@@ -444,6 +502,7 @@ class ResourceEndpoint(PgoCheck):
 @register_check
 class ResourceIds(PgoCheck):
     name = "pgo.resource_ids"
+    needs = "token"
     title = "Resource requests carry a new MedMij-Request-ID each and the flow's X-Correlation-ID"
     requirements = ("PGO-RES-02",)
     schema = {"type": "boolean"}
@@ -468,6 +527,7 @@ class ResourceIds(PgoCheck):
 @register_check
 class NoPatientParameter(PgoCheck):
     name = "pgo.no_patient_param"
+    needs = "token"
     title = "Resource request URLs carry no patient=/subject= parameter and no BSN"
     requirements = ("PGO-RES-03",)
     schema = {"type": "boolean"}
@@ -489,6 +549,7 @@ class NoPatientParameter(PgoCheck):
 @register_check
 class Searches(PgoCheck):
     name = "pgo.searches"
+    needs = "token"
     title = "Exactly the gegevensdienst's required searches (with their _include and $lastn)"
     requirements = ("PGO-RES-04",)
     schema = {"type": "boolean"}
@@ -503,7 +564,8 @@ class Searches(PgoCheck):
         extra = []
         for s in seen:
             rel = _path(s.path)[len(base):].strip("/")
-            params = [(k, v) for k, v in s.query if k != "_format"]
+            # the token in the URL (PGO-RES-01) and patient=/subject= (PGO-RES-03) are judged elsewhere
+            params = [(k, v) for k, v in s.query if k not in ("_format", "access_token", "patient", "subject")]
             if re.match(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$", rel) and not params:
                 continue  # a read of a returned resource (reference resolution) is allowed
             shape = query_shape(rel, params)
@@ -524,6 +586,7 @@ class Searches(PgoCheck):
 @register_check
 class RetryBounded(PgoCheck):
     name = "pgo.retry_bounded"
+    needs = "token"
     title = "After 401 invalid_token the PGO refreshes or re-authorizes, and does not retry the same token endlessly"
     requirements = ("PGO-RES-05",)
     schema = {"type": "object", "additionalProperties": False,
@@ -558,6 +621,7 @@ class RetryBounded(PgoCheck):
 @register_check
 class NoUseAfterExpiry(PgoCheck):
     name = "pgo.no_use_after_expiry"
+    needs = "token"
     title = "Access tokens are not used after expires_in"
     requirements = ("PGO-RES-06",)
     schema = {"type": "boolean"}
@@ -571,12 +635,19 @@ class NoUseAfterExpiry(PgoCheck):
                     issued[body["access_token"]] = t.time + float(body.get("expires_in", 900))
                 except (TypeError, ValueError):
                     continue
+        if not any(expiry < window.seen[0].time for expiry in issued.values()) if window.seen else True:
+            return Verdict.errored("no access token of this scenario had expired before this step, so there was "
+                                   "nothing to judge (script token: short_lived and wait past expires_in)")
+        if not window.of("resource"):
+            renewed = window.of("token") + window.of("authorize")
+            if renewed:
+                return _pass(f"the PGO did not use the expired token; it renewed it first ({renewed[0].describe()})",
+                             renewed[:1])
+            return Verdict.errored("the PGO sent nothing during this step, so there was nothing to judge")
         late = [s for s in window.of("resource") if bearer(s) in issued and s.time > issued[bearer(s)] + 0.5]
         if late:
             return _fail(f"{late[0].describe()}: the access token was used {late[0].time - issued[bearer(late[0])]:.1f} s "
                          "after its expires_in", late[:3])
-        if not window.of("resource") and not window.of("token"):
-            return Verdict.errored("the PGO sent nothing during this step, so there was nothing to judge")
         return _pass("no access token used after its expires_in", window.of("resource")[:1])
 
 
@@ -607,6 +678,13 @@ class FlowCompleted(PgoCheck):
     schema = {"type": "boolean"}
 
     def judge(self, arg: Any, window: PgoWindow, ctx: FlowContext) -> Verdict:
+        from validatiestraat.pgo.steps import BASELINE
+
+        baseline = ctx.vars.get(BASELINE)
+        if isinstance(baseline, PgoWindow) and not any(s.endpoint == "resource" for s in baseline.seen):
+            blocked = stage_block(baseline, "token", ctx)
+            return blocked or Verdict.blocked("blocked: before the lists changed the PGO did not complete a flow "
+                                              "either (its baseline flow fetched no data)", [])
         missing = [e for e in ("authorize", "token", "resource") if not window.of(e)]
         if missing:
             flows = "; ".join(f.error or f.config_error or "" for f in window.flows if f.error or f.config_error)

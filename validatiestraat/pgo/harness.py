@@ -64,7 +64,8 @@ Volgnummer (the first is 100); :meth:`PGOHarness.set_list` publishes a list anew
 
 - ``normal``: the list as described here;
 - ``without_dva_host`` (Whitelist only): the harness's host (every DVA endpoint) is left out;
-- ``lower_volgnummer``: the same content with a Volgnummer one lower than the last published;
+- ``lower_volgnummer``: a Volgnummer one lower than the last published; in the ZAL the aanbieder's
+  endpoints then point at the ``/other-interfaceversie/`` decoys, so a PGO that accepts it shows it;
 - ``schema_invalid``: Volgnummer put before Tijdstempel, which breaks the XSD's element order;
 - ``empty``: HTTP 200 with an empty body (no XML at all; a PGO must reject it and keep its last
   good copy. An empty list element was not chosen: ``<Zorgaanbieders/>`` is schema-valid for
@@ -260,6 +261,7 @@ class PGOHarness:
         self._recorder: Any = None
         self._lists: dict[str, _Publication] = {}
         self._highest: dict[str, int] = {}
+        self._last_normal: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "PGOHarness":
@@ -484,7 +486,8 @@ class PGOHarness:
         if mode == "empty":
             volgnummer = None
         elif mode == "lower_volgnummer":
-            base = last.volgnummer if last is not None and last.volgnummer is not None else highest
+            # lower than the last publication a conforming PGO holds: the last normal one
+            base = self._last_normal.get(kind, highest)
             volgnummer = base - 1
             if volgnummer < 1:
                 raise ValueError(f"the {kind} cannot be published with a Volgnummer lower than {base}")
@@ -494,6 +497,8 @@ class PGOHarness:
         self._lists[kind] = _Publication(mode, volgnummer, body, time.monotonic())
         if volgnummer is not None and volgnummer > highest:
             self._highest[kind] = volgnummer
+        if mode == "normal" and volgnummer is not None:
+            self._last_normal[kind] = volgnummer
 
     def _build(self, kind: str, mode: str, volgnummer: int) -> bytes:
         urls = self.urls
@@ -507,6 +512,10 @@ class PGOHarness:
                                missing_from_whitelist=mode == "without_dva_host")
 
         endpoints = {name: urls[name] for name in ("authorization", "token", "resource")}
+        if kind == "zal" and mode == "lower_volgnummer":
+            # a PGO that accepts this publication shows it: the aanbieder's endpoints move to the
+            # decoy paths (recorded as endpoint "other"), so using them is visible (PGO-LIST-03)
+            endpoints = {name: urls[f"other_{name}"] for name in ("authorization", "token", "resource")}
         if kind == "gnl":
             both = {g: GNL[g] for g in (self.gegevensdienst, OTHER_GEGEVENSDIENST)}
             return build(both, endpoints, INTERFACEVERSIE)["gnl"]

@@ -26,6 +26,8 @@ from validatiestraat.pgo.model import BEHAVIOURS, LIST_MODES, Seen
 
 QUIET = 0.15  # the PGO is taken to be done when the harness saw nothing new for this long
 MARK = "_pgo_mark"  # flow variable: the harness index where the scenario's last action began
+START = "_pgo_start"  # flow variable: the harness index where the scenario began
+BASELINE = "_pgo_baseline"  # flow variable: the window of a `baseline: true` flow (before changes)
 
 
 @dataclass
@@ -39,6 +41,8 @@ class PgoWindow:
     trigger: HttpSubject | None = None
     action: str = ""
     scripted: dict[str, str] = field(default_factory=dict)
+    #: the harness index where the scenario began (earlier steps' requests are before ``since``)
+    scenario_start: int = 0
     client_id: str = ""
     redirect_uri: str = ""
     aanbieder: str = ""
@@ -62,6 +66,7 @@ def _harness(ctx: FlowContext) -> Any:
     if getattr(harness, "scenario", None) != ctx.scenario_id:  # each scenario starts from the defaults
         harness.reset()
         harness.scenario = ctx.scenario_id
+        ctx.vars[START] = harness.mark()
     harness.context = (ctx.scenario_id, ctx.step_name)
     return harness
 
@@ -101,9 +106,17 @@ def _script(harness: Any, spec: dict[str, Any]) -> dict[str, str]:
     return scripted
 
 
+def _unscript(harness: Any, scripted: dict[str, str]) -> None:
+    """Scripted answers last for their step only: back to the defaults afterwards."""
+    for endpoint in ("authorize", "token", "resource"):
+        if endpoint in scripted:
+            harness.answer(endpoint, BEHAVIOURS[endpoint][0], None)
+
+
 def _window(ctx: FlowContext, harness: Any, since: int, seen: list[Seen], **kw: Any) -> PgoWindow:
     block = ctx.target.pgo or {}
-    return PgoWindow(since=since, seen=seen, harness=harness, client_id=block.get("client_id", ""),
+    return PgoWindow(since=since, seen=seen, harness=harness, scenario_start=int(ctx.vars.get(START, 0)),
+                     client_id=block.get("client_id", ""),
                      redirect_uri=block.get("redirect_uri", ""), aanbieder=ctx.target.aanbieder,
                      gegevensdienst=str((ctx.target.gegevensdiensten or ["48"])[0]), **kw)
 
@@ -126,7 +139,11 @@ class PgoFlow(StepKind):
     name = "pgo.flow"
     description = ("Make the PGO start authorization flows and act as its user's browser through the harness's "
                    "authorization endpoint back to the PGO (answers scripted with authorize/token/resource).")
-    schema = {"properties": {"flows": {"type": "integer", "minimum": 1, "maximum": 20}, **_SCRIPT_SCHEMA}}
+    schema = {"properties": {"flows": {"type": "integer", "minimum": 1, "maximum": 20},
+                             "baseline": {"type": "boolean", "description": "remember this flow as the scenario's "
+                                                                            "baseline (how the PGO did before later "
+                                                                            "changes)"},
+                             **_SCRIPT_SCHEMA}}
 
     async def run(self, spec: dict[str, Any], ctx: FlowContext) -> StepOutcome:
         harness = _harness(ctx)
@@ -145,7 +162,10 @@ class PgoFlow(StepKind):
             if browse.config_error:
                 raise _ConfigError(browse.config_error, [x for f in flows for x in f.exchanges])
         seen = await settle(harness, since, float(spec.get("settle", 5)))
+        _unscript(harness, scripted)
         window = _window(ctx, harness, since, seen, flows=flows, scripted=scripted, action="flow")
+        if spec.get("baseline"):
+            ctx.vars[BASELINE] = window
         return StepOutcome(subject=window, exchanges=window.exchanges)
 
 
@@ -173,6 +193,7 @@ class PgoTrigger(StepKind):
                                    f"{action.replace('_', ' ')}", [])
             trigger = await driver.trigger(ctx, action)
         seen = await settle(harness, since, float(spec.get("settle", 5)))
+        _unscript(harness, scripted)
         window = _window(ctx, harness, since, seen, trigger=trigger, scripted=scripted, action=action)
         return StepOutcome(subject=window, exchanges=window.exchanges)
 
