@@ -366,8 +366,10 @@ class Target:
     pgo: dict[str, Any] | None = None
     #: requirement IDs the target declares out of its scope, with the reason (reported as omitted)
     not_applicable: dict[str, str] = field(default_factory=dict)
-    #: the PGO harness of a PGO run (set when the run starts it)
+    #: the PGO harness of a PGO run (set when the run starts it), and where it must run (the
+    #: target's ``harness:`` block: workdir, front_port, back_port)
     harness: Any = None
+    harness_settings: dict[str, Any] = field(default_factory=dict)
     pgo_driver: Any = None
 
     def option(self, name: str, default: Any = None) -> Any:
@@ -569,6 +571,18 @@ def _pgo_target_schema() -> dict[str, Any]:
             "name": {"type": "string", "description": "a name for reports"},
             "pgo": PGO_SCHEMA,
             "not_applicable": NOT_APPLICABLE_SCHEMA,
+            "harness": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "where the harness runs, so that a PGO can be configured once: fixed ports, and a "
+                               "folder that keeps its PKI (CA, server and client certificates) from run to run "
+                               "(the same folder `validatiestraat serve --role pgo --workdir` uses)",
+                "properties": {
+                    "workdir": {"type": "string"},
+                    "front_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "back_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                },
+            },
         },
     }
 
@@ -604,6 +618,7 @@ def pgo_target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<m
         pgo=block,
         not_applicable=dict(data.get("not_applicable") or {}),
         read_timeout=float(block.get("timeout", 20)),
+        harness_settings={k: (str(path(v)) if k == "workdir" else v) for k, v in (data.get("harness") or {}).items()},
     )
 
 

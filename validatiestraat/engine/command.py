@@ -119,7 +119,10 @@ def _pgo_target(stack: ExitStack, args: argparse.Namespace, faults: list[str]) -
             raise UserError(f"{args.target}: --role pgo needs a target file with `role: pgo` and a `pgo:` block "
                             "(see docs/pgo.md)")
         block = target.pgo or {}
-        harness = PGOHarness(workdir / "harness", block["client_id"], block["redirect_uri"],
+        settings = target.harness_settings
+        ports = {k: settings[f"{k}_port"] for k in ("front", "back") if settings.get(f"{k}_port")}
+        harness = PGOHarness(Path(settings["workdir"]) if settings.get("workdir") else workdir / "harness",
+                             block["client_id"], block["redirect_uri"], ports=ports or None,
                              organisation_name=block.get("organisation_name", "Test PGO"),
                              client_ca=Path(block["client_ca"]) if block.get("client_ca") else None,
                              gegevensdienst=str(block.get("gegevensdienst", "48")))
@@ -236,9 +239,12 @@ def run_command(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     state = runner.state
     if state.logins and not state.logins_completed and state.login_config_errors:
+        what = ("the PGO could not be made to start a flow with the target's `pgo:` block" if target.role == "pgo"
+                else "no login could be completed with the target's login settings")
+        fix = "the `pgo:` block (start, login, trust)" if target.role == "pgo" else "the `login:` block"
         raise UserError(
-            f"no login could be completed with the target's login settings ({state.logins} attempted); "
-            "this is a configuration error, not a failure of the DVA: fix the target's `login:` block",
+            f"{what} ({state.logins} attempted); this is a configuration error, not a failure of the "
+            f"{'PGO' if target.role == 'pgo' else 'DVA'}: fix the target's {fix}",
             [Problem(target.source, None, None, msg) for msg in sorted(set(state.login_config_errors))[:5]],
         )
     return readiness.exit_code

@@ -121,7 +121,12 @@ class PgoDriver:
         http = await self.send(ctx, {k: v for k, v in start.items() if k != "authorization_url"})
         result.start = http
         if http.response is None:
-            result.error = f"the PGO's start request got no answer: {http.error}"
+            result.config_error = (f"the PGO's start request got no answer ({http.error}); check pgo.start.url "
+                                   "and that the PGO is running")
+            return
+        if http.status in (401, 403, 404, 405):
+            result.config_error = (f"the PGO refused the start request ({http.describe()}); check pgo.start and "
+                                   "pgo.login (a test session, the method, the URL)")
             return
         how = (start.get("authorization_url") or {"from": "location"})
         result.authorization_url = _extract(http, how)

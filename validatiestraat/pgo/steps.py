@@ -159,6 +159,11 @@ class PgoFlow(StepKind):
                 harness.answer("token", scripted["token"], 1)
             browse = await driver.run_flow(ctx)
             flows.append(browse)
+            ctx.run.logins += 1
+            if browse.callback_url or browse.done_url:
+                ctx.run.logins_completed += 1
+            elif browse.config_error:
+                ctx.run.login_config_errors.append(browse.config_error)
             if browse.config_error:
                 raise _ConfigError(browse.config_error, [x for f in flows for x in f.exchanges])
         seen = await settle(harness, since, float(spec.get("settle", 5)))

@@ -197,6 +197,34 @@ class TestPKI:
         )
         return cls(directory, ca, server, client, other, rogue)
 
+    STEMS = ("ca", "server", "client", "other-client", "untrusted-client")
+
+    @classmethod
+    def load(cls, directory: Path) -> "TestPKI":
+        """A PKI written earlier by :meth:`generate` (so that a PGO configured to trust the harness's
+        CA keeps trusting it run after run)."""
+        def read(stem: str) -> Issued:
+            cert = x509.load_pem_x509_certificates((directory / f"{stem}.pem").read_bytes())[0]
+            key = serialization.load_pem_private_key((directory / f"{stem}.key").read_bytes(), password=None)
+            return Issued(cert, key, directory / f"{stem}.pem", directory / f"{stem}.key")  # type: ignore[arg-type]
+
+        return cls(directory, *(read(stem) for stem in cls.STEMS))
+
+    @classmethod
+    def load_or_generate(cls, directory: Path, **kwargs) -> "TestPKI":
+        """Load the PKI in ``directory`` when it is complete and still valid for a day, else generate it."""
+        if all((directory / f"{stem}.{ext}").is_file() for stem in cls.STEMS for ext in ("pem", "key")):
+            try:
+                pki = cls.load(directory)
+                soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+                names = pki.client.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+                same_client = not kwargs.get("client_id") or (names and names[0].value == kwargs["client_id"])
+                if same_client and all(i.cert.not_valid_after_utc > soon for i in (pki.ca, pki.server, pki.client)):
+                    return pki
+            except (ValueError, OSError, IndexError):
+                pass
+        return cls.generate(directory, **kwargs)
+
     @property
     def ca_path(self) -> Path:
         assert self.ca.cert_path is not None

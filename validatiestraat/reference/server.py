@@ -402,7 +402,9 @@ class ReferenceDVA:
         if self.url_host != "localhost":
             (ips if _is_ip(self.url_host) else names).append(self.url_host)
         pki_clients = {"client_id": harness.clients[0].client_id} if harness is not None else {}
-        self.pki = TestPKI.generate(self.workdir, server_names=tuple(names), server_ips=tuple(ips), **pki_clients)
+        # a harness reuses the PKI of its workdir, so that a PGO configured to trust its CA once keeps doing so
+        make = TestPKI.load_or_generate if harness is not None else TestPKI.generate
+        self.pki = make(self.workdir, server_names=tuple(names), server_ips=tuple(ips), **pki_clients)
         ocl = harness.clients if harness is not None else DEFAULT_OCL
         self.auth = AuthorizationServer(self.faults, code_lifetime=self.code_lifetime,
                                         access_token_lifetime=self.access_token_lifetime,
