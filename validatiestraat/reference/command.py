@@ -67,6 +67,7 @@ FAULTS_EPILOG = f"""\
 examples:
   validatiestraat faults
   validatiestraat faults --json
+  validatiestraat faults --role pgo             # the reference PGO's fault switches (run --role pgo --fault NAME)
   validatiestraat serve --fault state-not-echoed
   validatiestraat serve --fault-profile token
 
@@ -137,12 +138,20 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     faults.add_argument("--json", action="store_true", help="print the table as JSON")
+    faults.add_argument("--role", choices=["dva", "pgo"], default="dva",
+                        help="dva (default): the reference DVA's faults and profiles; pgo: the reference PGO's faults")
     faults.set_defaults(func=run_faults)
 
 
 def run_faults(args: argparse.Namespace) -> int:
-    rows = [describe(f) for f in FAULTS.values()]
-    profiles = [describe_profile(p) for p in PROFILES.values()]
+    if getattr(args, "role", "dva") == "pgo":
+        from validatiestraat.pgo.faults import PGO_FAULTS
+
+        rows = [describe(f) for f in PGO_FAULTS.values()]
+        profiles = []
+    else:
+        rows = [describe(f) for f in FAULTS.values()]
+        profiles = [describe_profile(p) for p in PROFILES.values()]
     if args.json:
         print(json.dumps({"faults": rows, "profiles": profiles}, indent=2))
         return exitcodes.OK
@@ -155,6 +164,8 @@ def run_faults(args: argparse.Namespace) -> int:
         if r["blocks"]:
             print(f"{'':<{width}}    blocks {len(r['blocks'])} more requirement(s) it leaves nothing to judge with: "  # type: ignore[arg-type]
                   + ", ".join(r["blocks"]))  # type: ignore[arg-type]
+    if not profiles:
+        return exitcodes.OK
     print()
     print("profiles (--fault-profile NAME):")
     pwidth = max(len(str(p["name"])) for p in profiles)
