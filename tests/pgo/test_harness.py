@@ -240,13 +240,17 @@ def test_token_without_refresh_token_or_scope(harness: PGOHarness, pgo: Pgo) -> 
     assert len(harness.issued("refresh_token")) == refresh_before + 1
 
 
-def test_short_lived_tokens_expire_after_two_seconds(harness: PGOHarness, pgo: Pgo) -> None:
+def test_short_lived_tokens_expire_soon(harness: PGOHarness, pgo: Pgo) -> None:
+    from validatiestraat.pgo.harness import SHORT_LIFETIME
+
     harness.answer("token", "short_lived")
     body = pgo.token(pgo.code()).json()
     issued_at = time.monotonic()
-    assert body["expires_in"] == 2
-    assert pgo.fhir(body["access_token"]).status_code == 200
-    time.sleep(max(0.0, 2.3 - (time.monotonic() - issued_at)))
+    assert body["expires_in"] == SHORT_LIFETIME
+    fresh = pgo.fhir(body["access_token"])
+    if time.monotonic() - issued_at < SHORT_LIFETIME - 0.2:  # (a loaded machine may take longer to ask)
+        assert fresh.status_code == 200
+    time.sleep(max(0.0, SHORT_LIFETIME + 0.3 - (time.monotonic() - issued_at)))
     late = pgo.fhir(body["access_token"])
     assert late.status_code == 401 and 'error="invalid_token"' in late.headers["www-authenticate"]
     # the refresh token still works, and the next token lives as usual

@@ -142,7 +142,7 @@ SYSTEEMROL = "MM-2.1-BZB-FHIR"
 #: the Volgnummer of the first publication of each list
 FIRST_VOLGNUMMER = 100
 #: lifetime of an access token issued under the token behaviour short_lived
-SHORT_LIFETIME = 2
+SHORT_LIFETIME = 2  # an integer: expires_in is a number of seconds (RFC 6749 §5.1)
 #: how often wait_for looks at the log
 POLL_SECONDS = 0.02
 #: bytes of a body kept in a recorded Exchange

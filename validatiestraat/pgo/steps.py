@@ -24,7 +24,7 @@ from validatiestraat.engine.plugins import StepError, StepKind, StepOutcome, reg
 from validatiestraat.pgo.driver import Browse, PgoDriver
 from validatiestraat.pgo.model import BEHAVIOURS, LIST_MODES, Seen
 
-QUIET = 0.15  # the PGO is taken to be done when the harness saw nothing new for this long
+QUIET = 0.1  # the PGO is taken to be done when the harness saw nothing new for this long
 MARK = "_pgo_mark"  # flow variable: the harness index where the scenario's last action began
 START = "_pgo_start"  # flow variable: the harness index where the scenario began
 BASELINE = "_pgo_baseline"  # flow variable: the window of a `baseline: true` flow (before changes)
