@@ -644,7 +644,7 @@ class NoUseAfterExpiry(PgoCheck):
                 return _pass(f"the PGO did not use the expired token; it renewed it first ({renewed[0].describe()})",
                              renewed[:1])
             return Verdict.errored("the PGO sent nothing during this step, so there was nothing to judge")
-        late = [s for s in window.of("resource") if bearer(s) in issued and s.time > issued[bearer(s)] + 0.5]
+        late = [s for s in window.of("resource") if bearer(s) in issued and s.time > issued[bearer(s)] + 0.1]
         if late:
             return _fail(f"{late[0].describe()}: the access token was used {late[0].time - issued[bearer(late[0])]:.1f} s "
                          "after its expires_in", late[:3])

@@ -241,6 +241,8 @@ class ReferencePGO:
         self.outgoing: list[dict[str, Any]] = []
         self._ctx_cert: ssl.SSLContext | None = None
         self._ctx_plain: ssl.SSLContext | None = None
+        #: one pooled client per identity: keep-alive connections, as a real PGO keeps them
+        self._clients: dict[bool, httpx.Client] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ReferencePGO":
@@ -267,6 +269,9 @@ class ReferencePGO:
         return self
 
     def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
         if self._listener is not None:
             self._listener.shutdown()
             self._listener.server_close()
@@ -658,12 +663,15 @@ class ReferencePGO:
             entry["error"] = "deadline passed"
             return None
         timeout = httpx.Timeout(min(self.read_timeout, remaining), connect=min(self.connect_timeout, remaining))
-        ctx = self._ctx_cert if with_cert else self._ctx_plain
+        with self._lock:
+            client = self._clients.get(with_cert)
+            if client is None:
+                client = self._clients[with_cert] = httpx.Client(
+                    verify=self._ctx_cert if with_cert else self._ctx_plain, follow_redirects=False,
+                    headers={"User-Agent": "validatiestraat-reference-pgo"})
         try:
-            with httpx.Client(verify=ctx, timeout=timeout, follow_redirects=False,
-                              headers={"User-Agent": "validatiestraat-reference-pgo"}) as client:
-                response = client.request(method, url, headers=headers, content=body)
-                response.read()
+            response = client.request(method, url, headers=headers, content=body, timeout=timeout)
+            response.read()
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
             return None
