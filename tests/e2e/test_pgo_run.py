@@ -100,3 +100,38 @@ def test_a_pgo_target_that_cannot_start_a_flow_is_a_configuration_error(tmp_path
     results = json.loads(out)
     assert results["counts"]["fail"] == 0  # a PGO that cannot be reached is not judged as failing
     assert code == 4  # the tester's mistake: a configuration error
+
+
+def test_a_command_hook_starts_the_flow(tmp_path):
+    """Some PGOs receive DVA endpoints as signed tokens, not from the ZAL: a command hook gets the
+    harness's endpoints in VS_* variables and prints the authorization URL."""
+    import json
+    import sys
+
+    workdir = tmp_path / "harness"
+    pki = TestPKI.generate(workdir, client_id="localhost")
+    front, back = _free_port(), _free_port()
+    lists = {kind: f"https://localhost:{front}{path}?api=2" for kind, path in LIST_PATHS.items()}
+    with ReferencePGO(tmp_path / "pgo", lists, trust=pki.ca_path, client_certificate=pki.client.cert_path,
+                      client_key=pki.client.key_path, client_id="localhost") as pgo:
+        hook = tmp_path / "start-flow.py"
+        hook.write_text(
+            "import os, ssl, http.client, urllib.parse\n"
+            f"ctx = ssl.create_default_context(cafile={str(pgo.ca_path)!r})\n"
+            f"conn = http.client.HTTPSConnection('localhost', {pgo.port}, context=ctx, timeout=10)\n"
+            "query = urllib.parse.urlencode({'aanbieder': os.environ['VS_AANBIEDER'],\n"
+            "                                'gegevensdienst': os.environ['VS_GEGEVENSDIENST']})\n"
+            "conn.request('GET', '/start?' + query)\n"
+            "print('resolved by the PGO from', os.environ['VS_ZAL'])\n"
+            "print(conn.getresponse().getheader('Location'))\n")
+        target = pgo.target_dict()
+        del target["pgo"]["start"]
+        target["pgo"]["command"] = [sys.executable, str(hook)]
+        target["harness"] = {"workdir": str(workdir), "front_port": front, "back_port": back}
+        path = tmp_path / "pgo-target.yaml"
+        path.write_text(yaml.safe_dump(target))
+        code, out = run_cli("run", "--role", "pgo", "--target", str(path), "--json", "-k", "pgo-authorization-flow")
+    results = json.loads(out)
+    assert results["counts"]["fail"] == results["counts"]["error"] == results["counts"]["blocked"] == 0
+    assert (code, results["verdict"]) == (3, "INCOMPLETE")  # a subset run
+    assert pgo_status(results)["PGO-RES-04"] == "pass"
