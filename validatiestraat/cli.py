@@ -27,11 +27,44 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+#: every command, the module that implements it and its one-line help. Only the module of the
+#: command being run is imported (the rest appear in `--help` from this table), so that
+#: `validatiestraat --help` does not pay for httpx, jsonschema, cryptography and the engine.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("validatiestraat.engine.command",
+            "run the conformance suite against a DVA or, with --role pgo, a PGO (default: the embedded reference)"),
+    "scenarios": ("validatiestraat.scenario.command", "lint, list or describe scenario files"),
+    "requirements": ("validatiestraat.report.command", "print the requirement catalogue with coverage by scenarios"),
+    "serve": ("validatiestraat.reference.command",
+              "run the embedded reference DVA (authorization + FHIR resource server), or the PGO harness, in the "
+              "foreground"),
+    "faults": ("validatiestraat.reference.command",
+               "list the reference DVA's (or PGO's) fault switches and the requirements each one breaks"),
+    "lists": ("validatiestraat.lists.command",
+              "check MedMij lists (ZAL, OCL, Whitelist, GNL) and resolve endpoints from a ZAL"),
+    "validate": ("validatiestraat.fhir.command",
+                 "validate FHIR resources and Bundles (JSON or XML) against base FHIR and profiles"),
+    "tls": ("validatiestraat.tls.command", "TLS and certificate conformance of MedMij endpoints"),
+}
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: list[str] | None) -> str | None:
+    """The command named on the command line (the first word that is one), if any."""
+    for word in (sys.argv[1:] if argv is None else argv):
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def build_parser(argv: list[str] | None = None, everything: bool = False) -> argparse.ArgumentParser:
+    """The parser; with ``everything`` every command module registers itself (tests use that),
+    otherwise only the module of the command in ``argv`` is imported and the others are listed."""
     parser = argparse.ArgumentParser(
         prog="validatiestraat",
         formatter_class=_Formatter,
@@ -51,15 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"validatiestraat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(sub)
+    chosen = _chosen(argv)
+    wanted = COMMAND_MODULES if everything else ([COMMANDS[chosen][0]] if chosen else [])
+    for name in wanted:
+        importlib.import_module(name).register(sub)
+    for name, (_, text) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
     except Exception:  # pragma: no cover - import-time bug
         traceback.print_exc()
         return exitcodes.INTERNAL_ERROR

@@ -19,7 +19,7 @@ def _commands(parser: argparse.ArgumentParser, prefix=()):
                 yield from _commands(sub, (*prefix, name))
 
 
-COMMANDS = [c for c, _ in _commands(build_parser())]
+COMMANDS = [c for c, _ in _commands(build_parser(everything=True))]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -35,3 +35,35 @@ def test_usage_error_exits_4():
     with contextlib.redirect_stderr(io.StringIO()):
         assert main(["run", "--no-such-option"]) == 4
         assert main(["no-such-command"]) == 4
+
+
+def test_the_command_table_matches_what_the_modules_register():
+    """`--help` lists commands from cli.COMMANDS without importing their modules; the table must
+    name every command each module registers, with that module."""
+    import argparse
+    import importlib
+
+    from validatiestraat.cli import COMMAND_MODULES
+    from validatiestraat.cli import COMMANDS as TABLE
+
+    registered = {}
+    for module in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        registered.update({name: module for name in sub.choices})
+    assert {name: module for name, (module, _) in TABLE.items()} == registered
+
+
+def test_help_imports_no_command_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\n"
+            "from validatiestraat.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    main(['--help'])\n"
+            "heavy = [m for m in ('httpx', 'jsonschema', 'cryptography', 'validatiestraat.engine.runner', 'rich')\n"
+            "         if m in sys.modules]\n"
+            "print(heavy, 'run' in out.getvalue() and 'serve' in out.getvalue())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
