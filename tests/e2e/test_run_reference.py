@@ -45,16 +45,16 @@ def test_reference_dva_is_ready(run_json):
 
 
 def test_reports_contain_no_secrets(run_json, monkeypatch):
-    import validatiestraat.engine.command as command
+    import validatiestraat.engine.runner as engine_runner
 
     runners = []
 
-    class Recording(command.Runner):
+    class Recording(engine_runner.Runner):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             runners.append(self)
 
-    monkeypatch.setattr(command, "Runner", Recording)
+    monkeypatch.setattr(engine_runner, "Runner", Recording)
     code, results, report = run_json()
     everything = "".join((report / name).read_text() for name in
                          ("exchanges.json", "results.json", "junit.xml", "report.html"))

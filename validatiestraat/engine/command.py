@@ -11,18 +11,14 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-from validatiestraat import exitcodes
-from validatiestraat.engine.preflight import preflight
-from validatiestraat.engine.runner import Runner
 from validatiestraat.errors import Problem, UserError
-from validatiestraat.report.console import ConsoleProgress, summary
-from validatiestraat.report.readiness import assess
-from validatiestraat.report.redact import Redactor
-from validatiestraat.report.writers import results_document, write_reports
-from validatiestraat.scenario.loader import bundled_scenarios_dir, load_scenarios
-from validatiestraat.target import Target, load_target, target_from_dict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from validatiestraat.target import Target
+
+# What `run` needs besides argparse is imported when it runs, not for `run --help`.
 
 EPILOG = """examples:
   validatiestraat run                                 # the DVA suite against the embedded reference DVA
@@ -96,6 +92,8 @@ def _reference_target(stack: ExitStack, faults: list[str], strict: bool = True) 
     settings: dict = {}
     for name in faults:  # some faults need a setting of the DVA to be observable (e.g. short tokens)
         settings.update(FAULTS[name].reference)
+    from validatiestraat.target import target_from_dict
+
     dva = ReferenceDVA(workdir=workdir, faults=faults, code_lifetime=2.0,
                        **({} if strict else {"strict": False}), **settings)
     dva.start()
@@ -186,6 +184,17 @@ def scope_of(target: Target, args: argparse.Namespace) -> dict:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from validatiestraat.engine import runner as engine_runner
+    from validatiestraat.engine.preflight import preflight
+    from validatiestraat.report.console import ConsoleProgress, summary
+    from validatiestraat.report.readiness import assess
+    from validatiestraat.report.redact import Redactor
+    from validatiestraat.report.writers import results_document, write_reports
+    from validatiestraat.scenario.loader import bundled_scenarios_dir, load_scenarios
+    from validatiestraat.target import load_target
+
     scenarios = load_scenarios(args.scenarios or [bundled_scenarios_dir()])
     scenarios = _select(scenarios, args)
     if not scenarios:
@@ -217,7 +226,7 @@ def run_command(args: argparse.Namespace) -> int:
                 raise UserError(f"preflight found {len(problems)} problem(s) with the target; nothing was tested", problems)
         else:
             target = _reference_target(stack, faults, strict=not args.lenient)
-        runner = Runner(target, scenarios, concurrency=args.concurrency, faults=faults, scope=scope_of(target, args))
+        runner = engine_runner.Runner(target, scenarios, concurrency=args.concurrency, faults=faults, scope=scope_of(target, args))
         if target.harness is not None:
             target.harness.attach(runner.recorder)
         if args.json:
