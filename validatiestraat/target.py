@@ -467,7 +467,7 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
     access_token = (data.get("resource") or {}).get("access_token") or None
     secrets = _secret_values(login) + _secret_values(options, _PASSWORD_KEYS) + [
         (data.get(who) or {}).get("key_password") or "" for who in ("client", "other_client")
-    ] + [access_token or ""]
+    ] + [access_token or ""] + _filled_values(login)
     return Target(
         name=data.get("name", data["aanbieder"]),
         fhir_version=data.get("fhir_version", "stu3"),
@@ -496,6 +496,17 @@ def target_from_dict(data: dict[str, Any], base_dir: Path, source: str = "<memor
 _SECRET_KEYS = re.compile(r"pass|wachtwoord|secret|pin|token|otp|bsn", re.I)
 #: in ``options`` (where names like ``token_expiry_wait_seconds`` are no secrets): passwords only
 _PASSWORD_KEYS = re.compile(r"pass|wachtwoord|secret|pin|otp", re.I)
+
+
+def _filled_values(login: dict[str, Any]) -> list[str]:
+    """Every value a login driver types into a form (``fields``, ``steps[].fill``), whatever the
+    field is called (a password field named ``pwd`` is still a password); redacted everywhere.
+    Values shorter than 4 characters are left out: they would mask unrelated text."""
+    values = list((login.get("fields") or {}).values())
+    for step in login.get("steps") or []:
+        if isinstance(step, dict):
+            values += list((step.get("fill") or {}).values())
+    return [str(v) for v in values if isinstance(v, (str, int)) and len(str(v)) >= 4]
 
 
 def _secret_values(obj: Any, keys: re.Pattern[str] = _SECRET_KEYS) -> list[str]:

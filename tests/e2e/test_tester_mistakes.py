@@ -61,3 +61,23 @@ def test_a_misspelt_option_is_a_located_exit_4_before_any_request(dva, tmp_path)
     assert code == 4
     assert "did you mean 'long_lived_consent'" in output and "target.yaml:" in output
     assert not (report / "results.json").exists()
+
+
+def test_an_unwritable_report_dir_is_refused_before_any_request(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code, _ = run_cli("run", "--report-dir", str(blocker / "out"))
+    assert code == 4 and "cannot write reports there" in err.getvalue()
+
+
+def test_login_fields_are_redacted_whatever_their_name(tmp_path):
+    from validatiestraat.target import target_from_dict
+
+    data = {"aanbieder": "x", "endpoints": {"authorization": "https://a.test/a", "token": "https://a.test/t",
+                                            "resource": "https://a.test/r"},
+            "client": {"client_id": "c", "redirect_uri": "https://c.test/cb"},
+            "login": {"driver": "form", "fields": {"user": "tester01", "pwd": "Sup3rGeheim"}}}
+    target = target_from_dict(data, tmp_path)
+    assert "Sup3rGeheim" in target.secrets and "tester01" in target.secrets

@@ -157,6 +157,17 @@ def _faults(args: argparse.Namespace) -> list[str]:
     return expand(args.fault, args.fault_profile)
 
 
+def _writable_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".validatiestraat-write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--report-dir {path}: cannot write reports there ({exc.strerror or exc}); "
+                        "nothing was tested") from None
+
+
 def scope_of(target: Target, args: argparse.Namespace) -> dict:
     """What READY promises for this run: role, gegevensdiensten, enabled options, what the target
     provides, and whether the bundled suite was narrowed (a subset run can never be READY)."""
@@ -201,6 +212,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("no scenario matches the selection (--scenarios, -k, --tag, --role)")
     if args.concurrency < 1:
         raise UserError(f"--concurrency must be at least 1 (got {args.concurrency})")
+    if args.report_dir:  # checked before the first request, so that no run's results are lost
+        _writable_dir(args.report_dir)
     if args.role == "pgo":
         from validatiestraat.pgo.faults import check_pgo_faults
 
