@@ -81,3 +81,36 @@ def test_login_fields_are_redacted_whatever_their_name(tmp_path):
             "login": {"driver": "form", "fields": {"user": "tester01", "pwd": "Sup3rGeheim"}}}
     target = target_from_dict(data, tmp_path)
     assert "Sup3rGeheim" in target.secrets and "tester01" in target.secrets
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_run_writes_a_valid_partial_report(tmp_path, sig, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from importlib import resources
+    from pathlib import Path
+
+    import jsonschema
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**__import__("os").environ, "PYTHONPATH": root}
+    report = tmp_path / "report"
+    proc = subprocess.Popen([sys.executable, "-m", "validatiestraat", "run", "--report-dir", str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    # wait until the run is under way (the expired-code scenario alone waits 3 s), then interrupt
+    while time.monotonic() < deadline and not list(tmp_path.glob("report")):
+        time.sleep(0.05)
+    time.sleep(2.0)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err.decode()[-2000:]
+    results = json.loads((report / "results.json").read_text())
+    assert results["interrupted"] == sig and results["verdict"] in ("INCOMPLETE", "NOT READY")
+    assert any(i["status"] == "interrupted" for i in results["incomplete"])
+    schema = json.loads(resources.files("validatiestraat.report").joinpath("schemas/results.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(results)
+    for name in ("junit.xml", "exchanges.json", "report.html"):
+        assert (report / name).is_file()

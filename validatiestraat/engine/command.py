@@ -157,6 +157,32 @@ def _faults(args: argparse.Namespace) -> list[str]:
     return expand(args.fault, args.fault_profile)
 
 
+async def _interruptible(runner):
+    """Run; SIGINT and SIGTERM stop the scenarios, and the run still returns what ran (marked
+    interrupted) so that every report is written."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(runner.run())
+
+    def stop(name: str) -> None:
+        runner.interrupted = name
+        task.cancel()
+
+    installed = []
+    for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+        try:
+            loop.add_signal_handler(sig, stop, name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal
+            pass
+    try:
+        return await task
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
 def _writable_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -243,11 +269,11 @@ def run_command(args: argparse.Namespace) -> int:
         if target.harness is not None:
             target.harness.attach(runner.recorder)
         if args.json:
-            result = asyncio.run(runner.run())
+            result = asyncio.run(_interruptible(runner))
         else:
             with ConsoleProgress(console, len(scenarios)) as progress:
                 runner.handlers.append(progress)
-                result = asyncio.run(runner.run())
+                result = asyncio.run(_interruptible(runner))
     readiness = assess(result)
     redactor = Redactor(runner.recorder.secrets | set(target.secrets))
     if args.report_dir:
@@ -259,6 +285,12 @@ def run_command(args: argparse.Namespace) -> int:
         if args.report_dir:
             console.print(f"reports: {', '.join(str(p) for p in paths.values())}", style="dim")
     sys.stdout.flush()
+    if result.interrupted:
+        from validatiestraat import exitcodes
+
+        print(f"validatiestraat: interrupted by {result.interrupted}; the partial results were reported"
+              + (f" in {args.report_dir}" if args.report_dir else ""), file=sys.stderr)
+        return exitcodes.INTERRUPTED_SIGTERM if result.interrupted == "SIGTERM" else exitcodes.INTERRUPTED_SIGINT
     state = runner.state
     if state.logins and not state.logins_completed and state.login_config_errors:
         what = ("the PGO could not be made to start a flow with the target's `pgo:` block" if target.role == "pgo"

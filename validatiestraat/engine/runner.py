@@ -58,6 +58,8 @@ class Runner:
         load_plugins()
         self.scope = dict(scope or {})
         self.state = RunState()
+        #: set by whoever cancels the run (e.g. "SIGTERM"), so that the result says why it is partial
+        self.interrupted: str | None = None
         self.target = target
         self.scenarios = scenarios
         self.handlers = handlers or []
@@ -86,7 +88,11 @@ class Runner:
                 await self._run_scenario(s)
 
         self._whitelist_findings()
-        await asyncio.gather(*(guarded(s) for s in self.scenarios))
+        interrupted = None
+        try:
+            await asyncio.gather(*(guarded(s) for s in self.scenarios))
+        except asyncio.CancelledError:  # SIGINT/SIGTERM (engine/command.py): report what ran
+            interrupted = self.interrupted or "cancelled"
         order = {s.id: i for i, s in enumerate(self.scenarios)}
         self.checks.sort(key=lambda c: (order.get(c.scenario, 0), c.id))
         self.scenario_results.sort(key=lambda r: order.get(r.id, 0))
@@ -101,6 +107,7 @@ class Runner:
             exchanges=sorted(self.recorder.exchanges, key=lambda x: x.id),
             faults=self.faults,
             scope=self.scope,
+            interrupted=interrupted,
         )
 
     def _whitelist_findings(self) -> None:

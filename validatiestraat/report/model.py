@@ -164,3 +164,5 @@ class RunResult:
     #: --scenarios narrowed the bundled suite), "selection": [...]}; decides which MUST
     #: requirements READY promises (see report/readiness.py)
     scope: dict[str, Any] = field(default_factory=dict)
+    #: the run was stopped (SIGINT, SIGTERM) before every scenario finished: a partial result
+    interrupted: str | None = None

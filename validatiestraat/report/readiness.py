@@ -269,6 +269,9 @@ def assess(result: RunResult) -> Readiness:
     blocking = [o for o in outcomes.values() if o.blocking]
 
     incomplete: list[IncompleteItem] = []
+    if getattr(result, "interrupted", None):
+        incomplete.append(IncompleteItem(None, "interrupted", f"the run was interrupted ({result.interrupted}) "
+                                                               "before every scenario finished; what ran is reported"))
     if subset:
         selection = describe_selection(scope.get("selection"))
         incomplete.append(IncompleteItem(None, "subset", SUBSET_REASON + (f" (selection: {selection})" if selection else "")))

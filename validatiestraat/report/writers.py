@@ -62,6 +62,7 @@ def results_document(result: RunResult, readiness: Readiness, redactor: Redactor
         "faults": result.faults,
         "started": result.started,
         "finished": result.finished,
+        **({"interrupted": result.interrupted} if getattr(result, "interrupted", None) else {}),
         "verdict": readiness.verdict,
         "ready": readiness.ready,
         "exit_code": readiness.exit_code,
