@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "validatiestraat.lists.command",  # lists check / resolve
     "validatiestraat.fhir.command",  # validate
     "validatiestraat.tls.command",  # tls check / ratings
+    "validatiestraat.report.bundle",  # verify
 ]
 
 
@@ -45,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validatiestraat.fhir.command",
                  "validate FHIR resources and Bundles (JSON or XML) against base FHIR and profiles"),
     "tls": ("validatiestraat.tls.command", "TLS and certificate conformance of MedMij endpoints"),
+    "verify": ("validatiestraat.report.bundle",
+               "check a result bundle's hashes and signature (who signed, when, the verdict)"),
 }
 
 

@@ -62,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "tls, lists: only those; all: every DVA-side scenario")
     p.add_argument("--report-dir", type=Path, help="write results.json, junit.xml, exchanges.json and report.html here")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the console report")
+    p.add_argument("--bundle", type=Path, metavar="FILE.vsb",
+                   help="also write one signed file with the reports, the scenarios and catalogue used, the target "
+                        "(redacted) and the run's metadata; check it with `validatiestraat verify FILE.vsb`")
+    p.add_argument("--sign-key", type=Path, metavar="KEY.pem", help="sign the bundle with this key (with --sign-cert)")
+    p.add_argument("--sign-cert", type=Path, metavar="CERT.pem", help="the certificate chain of --sign-key (PEM)")
+    p.add_argument("--sign-p12", type=Path, metavar="FILE.p12", help="sign the bundle with a PKCS#12 key and certificate")
+    p.add_argument("--sign-password-env", metavar="NAME",
+                   help="environment variable holding the password of --sign-key or --sign-p12")
     p.add_argument("--concurrency", type=int, default=8, help="scenarios run at the same time (default 8)")
     p.add_argument("--no-preflight", action="store_true", help="skip the reachability part of the preflight")
     p.add_argument("-v", "--verbose", action="store_true", help="show check ids with blocking failures")
@@ -240,6 +248,17 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError(f"--concurrency must be at least 1 (got {args.concurrency})")
     if args.report_dir:  # checked before the first request, so that no run's results are lost
         _writable_dir(args.report_dir)
+    signer = None
+    if args.bundle:
+        import os
+
+        from validatiestraat.report.bundle import load_signer
+
+        _writable_dir(args.bundle.parent if str(args.bundle.parent) else Path("."))
+        password = os.environ.get(args.sign_password_env) if args.sign_password_env else None
+        if args.sign_password_env and password is None:
+            raise UserError(f"--sign-password-env {args.sign_password_env}: that environment variable is not set")
+        signer = load_signer(args.sign_key, args.sign_cert, args.sign_p12, password)
     if args.role == "pgo":
         from validatiestraat.pgo.faults import check_pgo_faults
 
@@ -278,12 +297,22 @@ def run_command(args: argparse.Namespace) -> int:
     redactor = Redactor(runner.recorder.secrets | set(target.secrets))
     if args.report_dir:
         paths = write_reports(args.report_dir, result, readiness, redactor)
+    if args.bundle:
+        from validatiestraat.report.bundle import run_members, run_meta, write_bundle
+
+        with tempfile.TemporaryDirectory(prefix="validatiestraat-bundle-") as tmp:
+            files = paths if args.report_dir else write_reports(Path(tmp), result, readiness, redactor)
+            members = run_members(files, sorted({Path(s.file) for s in scenarios if Path(s.file).is_file()}),
+                                  redactor.json(result.target))
+            write_bundle(args.bundle, members, run_meta(result, readiness), signer)
     if args.json:
         print(json.dumps(results_document(result, readiness, redactor), indent=2, ensure_ascii=False))
     else:
         summary(console, result, readiness, redactor, verbose=args.verbose)
         if args.report_dir:
             console.print(f"reports: {', '.join(str(p) for p in paths.values())}", style="dim")
+        if args.bundle:
+            console.print(f"bundle: {args.bundle} (check it with `validatiestraat verify {args.bundle}`)", style="dim")
     sys.stdout.flush()
     if result.interrupted:
         from validatiestraat import exitcodes
