@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "tls, lists: only those; all: every DVA-side scenario")
     p.add_argument("--report-dir", type=Path, help="write results.json, junit.xml, exchanges.json and report.html here")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the console report")
+    p.add_argument("--waivers", type=Path, metavar="FILE",
+                   help="accepted deviations (YAML: requirement, optional check, reason, approved_by, expires): a "
+                        "waived failure is reported as waived, not blocking; expired waivers no longer apply")
     p.add_argument("--bundle", type=Path, metavar="FILE.vsb",
                    help="also write one signed file with the reports, the scenarios and catalogue used, the target "
                         "(redacted) and the run's metadata; check it with `validatiestraat verify FILE.vsb`")
@@ -248,6 +251,11 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError(f"--concurrency must be at least 1 (got {args.concurrency})")
     if args.report_dir:  # checked before the first request, so that no run's results are lost
         _writable_dir(args.report_dir)
+    waivers = None
+    if args.waivers:
+        from validatiestraat.report.waivers import load_waivers
+
+        waivers = load_waivers(args.waivers)
     signer = None
     if args.bundle:
         import os
@@ -293,6 +301,10 @@ def run_command(args: argparse.Namespace) -> int:
             with ConsoleProgress(console, len(scenarios)) as progress:
                 runner.handlers.append(progress)
                 result = asyncio.run(_interruptible(runner))
+    if waivers is not None:
+        from validatiestraat.report.waivers import apply_waivers
+
+        result.waivers = apply_waivers(result.checks, waivers)
     readiness = assess(result)
     redactor = Redactor(runner.recorder.secrets | set(target.secrets))
     if args.report_dir:
@@ -304,6 +316,8 @@ def run_command(args: argparse.Namespace) -> int:
             files = paths if args.report_dir else write_reports(Path(tmp), result, readiness, redactor)
             members = run_members(files, sorted({Path(s.file) for s in scenarios if Path(s.file).is_file()}),
                                   redactor.json(result.target))
+            if args.waivers:
+                members["inputs/waivers.yaml"] = args.waivers.read_bytes()
             write_bundle(args.bundle, members, run_meta(result, readiness), signer)
     if args.json:
         print(json.dumps(results_document(result, readiness, redactor), indent=2, ensure_ascii=False))

@@ -16,7 +16,7 @@ from validatiestraat.requirements import AREAS
 
 STYLE = {
     Status.PASS: "green", Status.FAIL: "bold red", Status.ERROR: "bold magenta", Status.BLOCKED: "dark_orange",
-    Status.WARNING: "yellow", Status.SKIP: "dim", Status.OMITTED: "dim",
+    Status.WARNING: "yellow", Status.SKIP: "dim", Status.OMITTED: "dim", Status.WAIVED: "cyan",
 }
 
 
@@ -64,7 +64,8 @@ VERDICT_STYLE = {
     "INCOMPLETE": ("bold black on yellow", "yellow"),
 }
 #: the order of the status columns in the summary
-SHOWN = (Status.PASS, Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WARNING, Status.SKIP, Status.OMITTED)
+SHOWN = (Status.PASS, Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WAIVED, Status.WARNING, Status.SKIP,
+         Status.OMITTED)
 #: how many requirement IDs a line names before "and N more"
 MAX_IDS = 12
 #: reasons in the "Not judged" list are cut here unless --verbose (results.json has them whole)
@@ -140,6 +141,12 @@ def summary(console: Console, result: RunResult, readiness: Readiness, redactor:
             table.add_row(Text(f"{len(not_selected)} more", style="bold"), Text("untested", style="yellow"),
                           Text(f"not in this subset run: {_ids(not_selected)}"))
         parts.append(table)
+    if getattr(result, "waivers", None):
+        parts.append(Text("Waivers", style="bold cyan"))
+        for w in result.waivers:
+            style = {"applied": "cyan", "expired": "bold red", "unused": "dim"}.get(w["status"], "")
+            parts.append(Text(f"  • {w['requirement']} {w['status']}: {redactor.text(w['reason'])} (approved by "
+                              f"{w['approved_by']}, until {w['expires']})", style=style))
     if readiness.degraded:
         parts.append(Text("Degraded mode", style="bold yellow"))
         for text in readiness.degraded:

@@ -22,6 +22,8 @@ class Status(str, enum.Enum):
     BLOCKED = "blocked"
     OMITTED = "omitted"  # not applicable to this target (e.g. optional extension not offered)
     ERROR = "error"  # the tool could not decide (timeout, connection refused, garbage)
+    #: a failure an approved, unexpired waiver accepts (report/waivers.py): judged, not blocking
+    WAIVED = "waived"
 
     @property
     def blocking(self) -> bool:
@@ -29,7 +31,8 @@ class Status(str, enum.Enum):
 
 
 # Order used to combine several outcomes into one (worst first).
-STATUS_ORDER = [Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WARNING, Status.PASS, Status.SKIP, Status.OMITTED]
+STATUS_ORDER = [Status.FAIL, Status.ERROR, Status.BLOCKED, Status.WAIVED, Status.WARNING, Status.PASS, Status.SKIP,
+                Status.OMITTED]
 
 
 def worst(statuses: list[Status]) -> Status | None:
@@ -166,3 +169,5 @@ class RunResult:
     scope: dict[str, Any] = field(default_factory=dict)
     #: the run was stopped (SIGINT, SIGTERM) before every scenario finished: a partial result
     interrupted: str | None = None
+    #: the waivers file's entries and what became of them (applied, expired, unused)
+    waivers: list[dict[str, Any]] = field(default_factory=list)

@@ -41,7 +41,7 @@ SUBSET_REASON = "a subset run (-k/--tag/--scenarios) cannot be READY"
 #: statuses that say nothing about the requirement when another check judged it
 _UNJUDGED = (Status.SKIP, Status.OMITTED)
 #: statuses that mean the requirement was judged and met
-_PASSED = (Status.PASS, Status.WARNING)
+_PASSED = (Status.PASS, Status.WARNING, Status.WAIVED)
 
 
 def requirement_status(checks: list[CheckResult]) -> Status | None:

@@ -74,6 +74,7 @@ def results_document(result: RunResult, readiness: Readiness, redactor: Redactor
         ] + [{"requirement": None, "check": c.id, "reason": redactor.text(c.reason)} for c in readiness.unmapped_blocking],
         "incomplete": incomplete,
         "degraded": [redactor.text(d) for d in readiness.degraded],
+        **({"waivers": result.waivers} if getattr(result, "waivers", None) else {}),
         "scenarios": [s.to_dict() for s in result.scenarios],
         "requirements": requirements,
         "checks": checks,
@@ -142,6 +143,8 @@ def junit_xml(result: RunResult, redactor: Redactor, readiness: Readiness | None
                 ET.SubElement(props, "property", name="evidence", value=" ".join(c.evidence))
             if c.status is Status.WARNING:
                 ET.SubElement(case, "system-out").text = f"WARNING: {reason}"
+            if c.status is Status.WAIVED:
+                ET.SubElement(case, "system-out").text = f"WAIVED: {reason}"
     if readiness is not None:
         suite = ET.SubElement(suites, "testsuite", name="label-readiness", tests="1",
                               failures="0" if readiness.ready else "1", errors="0", skipped="0")
@@ -164,7 +167,7 @@ def junit_xml(result: RunResult, redactor: Redactor, readiness: Readiness | None
 
 
 _STATUS_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#8250df", "blocked": "#bc4c00",
-                   "warning": "#9a6700", "skip": "#57606a", "omitted": "#57606a", "untested": "#8c959f",
+                   "warning": "#9a6700", "waived": "#0969da", "skip": "#57606a", "omitted": "#57606a", "untested": "#8c959f",
                    "subset": "#9a6700"}
 _VERDICT_COLOURS = {"READY": "#1a7f37", "NOT READY": "#cf222e", "INCOMPLETE": "#9a6700"}
 _VERDICT_MEANING = {
