@@ -18,6 +18,13 @@ from validatiestraat.errors import Problem
 
 Path_ = tuple[str | int, ...]
 
+#: limits of what one YAML document may hold (scenarios, targets, waivers): deeper nesting, or an
+#: alias that refers to itself, and alias expansion beyond the value budget ("billion laughs")
+#: are located errors instead of a RecursionError or unbounded memory
+MAX_DEPTH = 64
+MAX_VALUES = 500_000
+MAX_CHARACTERS = 10 * 1024 * 1024
+
 
 class _Loader(yaml.SafeLoader):
     pass
@@ -35,6 +42,13 @@ class Positions(dict):
 
 
 def _construct(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]], loader: _Loader) -> Any:
+    if len(path) > MAX_DEPTH:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"nested deeper than {MAX_DEPTH} levels (or an alias that refers to itself)", node.start_mark)
+    loader.values_made = getattr(loader, "values_made", 0) + 1
+    if loader.values_made > MAX_VALUES:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"more than {MAX_VALUES} values (an alias expanded too often?)", node.start_mark)
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(positions, Positions):
         positions.value_positions[path] = positions[path]
@@ -64,8 +78,14 @@ def _construct(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, i
 
 def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, tuple[int, int]]]:
     """Parse one YAML document. Raises :class:`YamlError` with a located problem."""
-    loader = _Loader(text)
     positions: dict[Path_, tuple[int, int]] = Positions()
+    if len(text) > MAX_CHARACTERS:
+        raise YamlError(Problem(filename, None, None, f"YAML error: larger than {MAX_CHARACTERS // (1024 * 1024)} MB"))
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise YamlError(Problem(filename, *_line_col(text, exc.position), f"YAML error: {exc.reason} "
+                                f"(character {exc.character!r} is not allowed)")) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -81,8 +101,16 @@ def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, tupl
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked
         raise YamlError(Problem(filename, None, None, f"YAML error: {exc}")) from None
+    except RecursionError:  # the parser itself recursing on nesting deeper than Python's stack
+        raise YamlError(Problem(filename, None, None, f"YAML error: nested too deeply (more than {MAX_DEPTH} "
+                                                      "levels are refused)")) from None
     finally:
         loader.dispose()
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 class YamlError(Exception):
