@@ -115,10 +115,8 @@ def _reference_target(stack: ExitStack, faults: list[str], strict: bool = True) 
 def _pgo_target(stack: ExitStack, args: argparse.Namespace, faults: list[str]) -> Target:
     """A PGO run: the harness plays the DVA and the stelselnode; the target is the user's PGO (a
     target file with role: pgo) or the embedded reference PGO (with its fault switches)."""
-    import socket
-
     from validatiestraat.pgo.harness import PGOHarness
-    from validatiestraat.pgo.reference import ReferencePGO
+    from validatiestraat.pgo.reference import start_with_harness
     from validatiestraat.target import load_target, pgo_target_from_dict
 
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="validatiestraat-pgo-")))
@@ -138,19 +136,9 @@ def _pgo_target(stack: ExitStack, args: argparse.Namespace, faults: list[str]) -
         harness.start()
         stack.callback(harness.stop)
     else:
-        with socket.socket() as sock:  # the reference PGO's port, known before the harness publishes its OCL
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        harness = PGOHarness(workdir / "harness", "localhost", f"https://localhost:{port}/callback",
-                             organisation_name="validatiestraat reference PGO")
-        harness.start()
+        harness, pgo = start_with_harness(workdir, faults)
         stack.callback(harness.stop)
-        urls = harness.urls
-        pgo = ReferencePGO(workdir / "pgo", {k: urls[k] for k in ("zal", "whitelist", "ocl", "gnl")},
-                           trust=urls["ca"], client_certificate=urls["client_certificate"],
-                           client_key=urls["client_key"], client_id="localhost", faults=faults, port=port)
-        pgo.start()
-        stack.callback(pgo.stop)
+        stack.callback(pgo.stop)  # (callbacks run last-in first-out: the PGO stops first)
         target = pgo_target_from_dict(pgo.target_dict(), workdir, source="embedded reference PGO")
     urls = harness.urls
     target.harness = harness

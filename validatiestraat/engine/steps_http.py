@@ -72,40 +72,54 @@ PRE_ISSUED_NOTE = ("with the pre-issued access token (target resource.access_tok
                    "scenario produced one")
 
 
+def valid_token(ctx: FlowContext) -> tuple[str | None, str | None]:
+    """The flow's access token, else the target's pre-issued one with the degraded-mode note."""
+    token = ctx.vars.get("access_token")
+    if token:
+        return token, None
+    if getattr(ctx.target, "access_token", None):
+        return ctx.target.access_token, PRE_ISSUED_NOTE
+    return None, None
+
+
+def fhir_request_headers(ctx: FlowContext, token: str | None, fmt: str = "json") -> dict[str, str]:
+    """Accept with the target's FHIR version, the MedMij headers, and the bearer token if any."""
+    version = FHIR_VERSION_PARAM.get(ctx.target.fhir_version, "3.0")
+    headers = {"Accept": f"{FHIR_MIME[fmt]}; fhirVersion={version}", **medmij_headers(ctx)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
 def _fhir_headers(spec: dict[str, Any], ctx: FlowContext) -> tuple[dict[str, str], str | None]:
     """The request headers, and a degraded-mode note when the pre-issued access token stands in."""
-    fmt = spec.get("format", "json")
-    version = FHIR_VERSION_PARAM.get(ctx.target.fhir_version, "3.0")
-    headers = {"Accept": f"{FHIR_MIME[fmt]}; fhirVersion={version}"}
-    headers.update(medmij_headers(ctx))
     token = spec.get("token", "__default__")
     note = None
     if token == "__default__":
-        token = ctx.vars.get("access_token")
-        if not token and getattr(ctx.target, "access_token", None):
-            token, note = ctx.target.access_token, PRE_ISSUED_NOTE
+        token, note = valid_token(ctx)
         if not token:
             from validatiestraat.engine.plugins import PreconditionMissing
 
             raise PreconditionMissing("precondition missing: no 'access_token' (an earlier step did not produce it)",
                                       variable="access_token")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers = fhir_request_headers(ctx, token, spec.get("format", "json"))
     return merge_headers(headers, spec.get("headers")), note
+
+
+def resource_ids(body: Any) -> list[tuple[str, str]]:
+    """(type, id) of every resource of a JSON answer: the entries of a Bundle, or the resource."""
+    if not isinstance(body, dict):
+        return []
+    resources = [e.get("resource") for e in body.get("entry") or [] if isinstance(e, dict)] \
+        if body.get("resourceType") == "Bundle" else [body]
+    return [(str(r["resourceType"]), str(r["id"])) for r in resources
+            if isinstance(r, dict) and r.get("resourceType") and r.get("id")]
 
 
 def _remember_resources(subject, ctx: FlowContext) -> None:
     """Note the (type, id) of every resource a JSON answer carried (for fhir.read_seen)."""
-    if subject.status != 200:
-        return
-    body = subject.json()
-    if not isinstance(body, dict):
-        return
-    resources = [e.get("resource") for e in body.get("entry") or [] if isinstance(e, dict)] \
-        if body.get("resourceType") == "Bundle" else [body]
-    for resource in resources:
-        if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
-            ctx.seen_resources.append((str(resource["resourceType"]), str(resource["id"])))
+    if subject.status == 200:
+        ctx.seen_resources.extend(resource_ids(subject.json()))
 
 
 FHIR_COMMON = {

@@ -114,14 +114,15 @@ class ListDocument:
             "namespace": self.namespace,
             "tijdstempel": self.tijdstempel.value if self.tijdstempel else None,
             "volgnummer": self.volgnummer.value if self.volgnummer else None,
-            "entries": _entries(self),
+            "entries": entry_count(self),
             "sha256": self.digest,
             "http": None if self.http is None else {
                 "url": self.http.url, "status": self.http.status, "content_type": self.http.content_type},
         }
 
 
-def _entries(doc: ListDocument) -> int:
+def entry_count(doc: ListDocument) -> int:
+    """How many entries a list holds (zorgaanbieders, clients, hostnames, gegevensdiensten)."""
     c = doc.content
     if isinstance(c, (M.Zal, M.Zakl)):
         return len(c.zorgaanbieders)
@@ -137,7 +138,7 @@ def _entries(doc: ListDocument) -> int:
 def _count(doc: ListDocument) -> str:
     noun = {"zal": "zorgaanbieders", "zakl": "zorgaanbieders", "ocl": "OAuth clients",
             "whitelist": "MedMij nodes", "gnl": "gegevensdiensten"}[doc.kind]
-    return f"{_entries(doc)} {noun}"
+    return f"{entry_count(doc)} {noun}"
 
 
 @dataclass

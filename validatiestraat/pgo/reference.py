@@ -76,7 +76,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from validatiestraat.lists import model as M
-from validatiestraat.lists.checks import CheckOptions, ListDocument, is_loopback, load_document, validate_schema
+from validatiestraat.lists.checks import (CheckOptions, ListDocument, entry_count, is_loopback, load_document,
+                                         validate_schema)
 from validatiestraat.lists.fetch import FetchOptions, fetch_url
 from validatiestraat.lists.resolve import ListResolutionError, Whitelist, resolve_endpoints
 from validatiestraat.lists.xmlsafe import ListReadError
@@ -564,7 +565,7 @@ class ReferencePGO:
             where = f"line {first.line}: " if first.line else ""
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             return document, f"schema: {where}{first.message}{more}"
-        if _entries(document) == 0 and kind != "whitelist":
+        if entry_count(document) == 0 and kind != "whitelist":
             # an aanbieder list without aanbieders is a bad publication: keep the last good copy. A
             # Whitelist without nodes is taken as it is: it allows no connection at all (fail-safe)
             return document, "the list has no entries"
@@ -931,19 +932,6 @@ def _swap_host(url: str) -> str:
 def _version_key(v: str) -> tuple:
     parts = re.findall(r"\d+|[A-Za-z]+", v)
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
-
-
-def _entries(doc: ListDocument) -> int:
-    c = doc.content
-    if isinstance(c, (M.Zal, M.Zakl)):
-        return len(c.zorgaanbieders)
-    if isinstance(c, M.Ocl):
-        return len(c.clients)
-    if isinstance(c, M.WhitelistContent):
-        return len(c.hostnames)
-    if isinstance(c, M.Gnl):
-        return len(c.entries)
-    return 0
 
 
 def _token_body(response: httpx.Response) -> tuple[dict[str, Any] | None, str | None]:

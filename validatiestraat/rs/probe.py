@@ -26,45 +26,15 @@ from typing import Any
 
 from validatiestraat.engine.context import FlowContext, HttpSubject
 from validatiestraat.engine.plugins import PreconditionMissing, StepKind, StepOutcome, register_step
-from validatiestraat.engine.steps_http import FHIR_MIME, FHIR_VERSION_PARAM, IDENTITY, medmij_headers
+from validatiestraat.engine.steps_http import IDENTITY, fhir_request_headers, resource_ids, valid_token
 from validatiestraat.rs.catalogue import Search, required_searches
 
 READ_FACT = "probe_read"
-PRE_ISSUED = "the pre-issued access token (target resource.access_token), because no flow of this scenario produced one"
-
-
-def _headers(ctx: FlowContext, bearer: str | None) -> dict[str, str]:
-    version = FHIR_VERSION_PARAM.get(ctx.target.fhir_version, "3.0")
-    headers = {"Accept": f"{FHIR_MIME['json']}; fhirVersion={version}", **medmij_headers(ctx)}
-    if bearer:
-        headers["Authorization"] = f"Bearer {bearer}"
-    return headers
-
-
-def valid_token(ctx: FlowContext) -> tuple[str | None, str | None]:
-    """The flow's access token, else the target's pre-issued one (with a degraded-mode note)."""
-    token = ctx.vars.get("access_token")
-    if token:
-        return token, None
-    if getattr(ctx.target, "access_token", None):
-        return ctx.target.access_token, PRE_ISSUED
-    return None, None
 
 
 def entries_of(http: HttpSubject) -> list[tuple[str, str]]:
-    """(type, id) of the match entries (or the single resource) of a JSON answer."""
-    body = http.json()
-    out: list[tuple[str, str]] = []
-    if not isinstance(body, dict):
-        return out
-    if body.get("resourceType") == "Bundle":
-        for entry in body.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
-                out.append((str(resource["resourceType"]), str(resource["id"])))
-    elif body.get("resourceType") and body.get("id"):
-        out.append((str(body["resourceType"]), str(body["id"])))
-    return out
+    """(type, id) of the resources of a JSON answer (a Bundle's entries, or the resource)."""
+    return resource_ids(http.json())
 
 
 def served(http: HttpSubject) -> str:
@@ -102,7 +72,7 @@ async def _discover_read(ctx: FlowContext, gegevensdienst: str) -> _Candidate | 
             return ctx.run.facts[READ_FACT]
         for search in required_searches(gegevensdienst)[:8]:
             http = await ctx.request("GET", f"{ctx.target.resource_endpoint}/{search.resource}",
-                                     headers=_headers(ctx, token), params=list(search.params))
+                                     headers=fhir_request_headers(ctx, token), params=list(search.params))
             if http.status in (401, 403) or http.response is None:
                 return None  # this token cannot find one; do not remember a miss
             seen = [(kind, rid) for kind, rid in entries_of(http) if kind == search.resource_type]
@@ -199,12 +169,12 @@ class FhirProbe(StepKind):
             form = dict(cand.params)
             form["access_token"] = auth["form"]
             return await ctx.request("POST", f"{base}/{cand.path.split('/')[0]}/_search", identity=identity,
-                                     headers=_headers(ctx, None), data=form)
+                                     headers=fhir_request_headers(ctx, None), data=form)
         params = list(cand.params)
         if "query" in auth:
             params.append(("access_token", auth["query"]))
         return await ctx.request(cand.method, f"{base}/{cand.path}", identity=identity,
-                                 headers=_headers(ctx, bearer if "bearer" in auth else None), params=params or None)
+                                 headers=fhir_request_headers(ctx, bearer if "bearer" in auth else None), params=params or None)
 
     @staticmethod
     def _classify(http: HttpSubject, identity: str) -> str:
@@ -253,7 +223,7 @@ class ReadSeen(StepKind):
             return StepOutcome(subject=None, error="the flow's searches returned no resource ids to read")
         subject = Reads()
         for kind, rid in wanted:
-            http = await ctx.request("GET", f"{ctx.target.resource_endpoint}/{kind}/{rid}", headers=_headers(ctx, token))
+            http = await ctx.request("GET", f"{ctx.target.resource_endpoint}/{kind}/{rid}", headers=fhir_request_headers(ctx, token))
             subject.reads.append(http)
         return StepOutcome(subject=subject, exchanges=[h.exchange_id for h in subject.reads], degraded=degraded)
 
